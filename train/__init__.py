@@ -1,0 +1,1 @@
+"""digitcam's trainer: MNIST -> FCL weights, evaluation and pictures (`python -m train`)."""
