@@ -1,0 +1,207 @@
+"""`python -m realtime.accuracy`: how well the whole pipeline reads digits it was not tuned on.
+
+    python -m realtime.accuracy --photos ../shared/data/photos     # labelled camera photos
+    python -m realtime.accuracy --scenes 300                       # generated scenes (needs MNIST)
+
+Both run the real Reader, frame by frame, and match its boxes to the truth: a box matches a true digit
+when its centre lies inside the true box or the true centre inside it (labelled boxes are rough),
+closest pair first. Reported: found (recall), extra boxes (precision), read right (digit accuracy over
+all true digits: a missed or "?" digit counts as wrong), and lines read exactly.
+Photos are reduced so that the longer side is at most 1280 px, like a webcam frame, and read as the
+folder source reads them (sorted by name, each image on its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime.pipeline import Reader
+from realtime.track import Box
+
+WEBCAM_LONG_SIDE = 1280
+MAX_ERRORS = 1000  # a score kept over an endless demo must not grow without bound
+
+
+def _centre_in(box: Box, cx: float, cy: float) -> bool:
+    x, y, w, h = box
+    return x <= cx <= x + w and y <= cy <= y + h
+
+
+def match(pred: list[Box], truth: list[Box]) -> list[tuple[int, int]]:
+    """Greedy one-to-one pairs (pred index, truth index), nearest centres first."""
+    pairs = []
+    for i, p in enumerate(pred):
+        pc = (p[0] + p[2] / 2, p[1] + p[3] / 2)
+        for j, t in enumerate(truth):
+            tc = (t[0] + t[2] / 2, t[1] + t[3] / 2)
+            if _centre_in(t, *pc) or _centre_in(p, *tc):
+                pairs.append((float(np.hypot(pc[0] - tc[0], pc[1] - tc[1])), i, j))
+    pairs.sort()
+    used_p, used_t, out = set(), set(), []
+    for _, i, j in pairs:
+        if i not in used_p and j not in used_t:
+            used_p.add(i)
+            used_t.add(j)
+            out.append((i, j))
+    return out
+
+
+@dataclass
+class Score:
+    truth: int = 0
+    found: int = 0
+    right: int = 0
+    boxes: int = 0
+    lines: int = 0
+    lines_right: int = 0
+    errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS misses and misreads
+
+    def add(self, name: str, boxes: list[Box], symbols: list[str], truth: list[Box], digits: list[int],
+            lines: list[str], true_lines: list[str]) -> None:
+        pairs = match(boxes, truth)
+        self.truth += len(truth)
+        self.boxes += len(boxes)
+        self.found += len(pairs)
+        hit = {j: i for i, j in pairs}
+        for j, d in enumerate(digits):
+            if j in hit and symbols[hit[j]] == str(d):
+                self.right += 1
+            elif len(self.errors) < MAX_ERRORS:
+                what = "not found" if j not in hit else f"read as {symbols[hit[j]]}"
+                self.errors.append(f"{name}: digit #{j} ({d}) {what}")
+        self.lines += len(true_lines)
+        self.lines_right += sum(a == b for a, b in zip(lines, true_lines)) if len(lines) == len(true_lines) else 0
+
+    @property
+    def recall(self) -> float:
+        return 100.0 * self.found / max(1, self.truth)
+
+    @property
+    def precision(self) -> float:
+        return 100.0 * self.found / max(1, self.boxes)
+
+    @property
+    def accuracy(self) -> float:
+        return 100.0 * self.right / max(1, self.truth)
+
+    def summary(self) -> dict:
+        return {"digits": self.truth, "found": self.found, "recall": round(self.recall, 2),
+                "boxes": self.boxes, "extra": self.boxes - self.found, "precision": round(self.precision, 2),
+                "read_right": self.right, "accuracy": round(self.accuracy, 2),
+                "lines": self.lines, "lines_exact": self.lines_right}
+
+
+def webcam_size(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The image reduced so its longer side is at most 1280 px, and the factor used."""
+    s = min(1.0, WEBCAM_LONG_SIDE / max(image.shape[:2]))
+    if s < 1.0:
+        image = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    return image, s
+
+
+def score_photos(reader: Reader, folder: Path, naive=None) -> tuple[Score, dict[str, dict]]:
+    """Read every labelled photo in `folder` (labels.json); return the score and per-photo results.
+
+    `naive`: a bench.NaiveReader to score instead of the Reader (for comparison).
+    """
+    labels = json.loads((folder / "labels.json").read_text())
+    score, per = Score(), {}
+    for name in sorted(labels):
+        lab = labels[name]
+        image = cv2.imread(str(folder / name))
+        if image is None:
+            raise OSError(f"cannot read {folder / name}")
+        small, s = webcam_size(image)
+        if naive is None:
+            res = reader.read(small, still=True)
+            found, symbols, lines = [d.box for d in res.digits], [d.symbol for d in res.digits], res.lines
+        else:
+            read = naive.read(small)
+            found, symbols, lines = [b for b, _ in read], [str(d) for _, d in read], []
+        boxes = [tuple(int(round(v / s)) for v in b) for b in found]
+        one = Score()
+        for sc in (score, one):
+            sc.add(name, boxes, symbols, [tuple(b) for b in lab["boxes"]], [int(c) for c in lab["digits"]], lines,
+                   lab["rows"])
+        per[name] = {**one.summary(), "read": lines, "truth": lab["rows"]}
+    return score, per
+
+
+def score_scenes(reader: Reader, scenes, still: bool = True) -> Score:
+    score = Score()
+    for k, sc in enumerate(scenes):
+        res = reader.read(sc.image, still=still)
+        score.add(f"scene {k}", [d.box for d in res.digits], [d.symbol for d in res.digits],
+                  [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+    return score
+
+
+def report(what: str, score: Score, errors: bool) -> None:
+    s = score.summary()
+    print(f"{what}: {s['digits']} digits: found {s['recall']} %, read right {s['accuracy']} %, "
+          f"{s['extra']} extra boxes (precision {s['precision']} %), {s['lines_exact']}/{s['lines']} lines exact")
+    if errors:
+        print("\n".join(score.errors))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from realtime.cam import build_reader  # the same reader the app builds
+
+    p = argparse.ArgumentParser(prog="python -m realtime.accuracy", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--photos", type=Path, help="folder of photos with labels.json")
+    p.add_argument("--scenes", type=int, default=0, help="number of generated scenes to read")
+    p.add_argument("--data-dir", help="MNIST folder for the scenes' digits (default: $DIGITCAM_DATA)")
+    p.add_argument("--weights", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--errors", action="store_true", help="list every miss and misread")
+    p.add_argument("--naive", action="store_true",
+                   help="score the tutorial-style pipeline (Otsu, boxes stretched to 28x28) on the photos instead")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if not args.photos and not args.scenes:
+        p.error("give --photos DIR and/or --scenes N")
+    reader, _ = build_reader(args.weights, "cpu")
+    out: dict = {}
+    try:
+        if args.photos:
+            naive = None
+            if args.naive:
+                from realtime.bench import NaiveReader
+                from realtime.cam import DEFAULT_WEIGHTS
+                from train.checkpoint import load_weights
+
+                naive = NaiveReader(load_weights(args.weights or DEFAULT_WEIGHTS))
+            score, per = score_photos(reader, args.photos, naive)
+            out["photos"] = {**score.summary(), "per_photo": per}
+            if not args.json:
+                for name, r in per.items():
+                    print(f"{name:34s} {r['found']:3d}/{r['digits']:3d} found  {r['read_right']:3d} right  "
+                          f"{r['extra']:2d} extra")
+                report("photos", score, args.errors)
+        if args.scenes:
+            from realtime.scene import MnistDigits, make_scene
+
+            rng = np.random.default_rng(args.seed)
+            digits = MnistDigits.test_set(args.data_dir)
+            score = score_scenes(reader, (make_scene(rng, digits) for _ in range(args.scenes)))
+            out["scenes"] = score.summary()
+            if not args.json:
+                report(f"scenes ({args.scenes} frames)", score, args.errors)
+    except Exception as e:  # a missing data set or unreadable photo: say which, without a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""`python -m realtime.bench`: per-frame latency of the live pipeline, per stage and per backend.
+
+    python -m realtime.bench                 # table
+    python -m realtime.bench --json          # the same figures for machines
+
+Runs on a fixed set of generated 640x480 frames with 1, 5 and 10 digits (the demo's pen, no data set
+needed) and reports p50/p99 in milliseconds for each stage (detect = threshold + contours, normalise,
+classify, track, draw) and for the whole frame. Then batch-1 MLP latency in microseconds for every
+backend this machine has, each checked against torch eager (max difference of the probabilities).
+Last, a naive pipeline of the tutorial kind, measured in the same run on the same 5-digit frames: Otsu
+threshold, each bounding box through torchvision's ToTensor/Resize(28x28)/Normalize and one eager model
+call per crop. The ratio of the two is the speed-up. The machine is shared and noisy: compare figures
+from one run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import cv2
+import numpy as np
+import torch
+
+from realtime.classify import available_backends, sample_crops
+from realtime.draw import Hud, annotate
+from realtime.pipeline import Reader
+from realtime.scene import FontDigits, make_video
+from train.checkpoint import load_weights
+from train.mnist_spec import MEAN, STD
+from train.model import FCL
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values)
+    return {"p50": round(float(np.percentile(a, 50)), 4), "p99": round(float(np.percentile(a, 99)), 4)}
+
+
+def make_frames(digits: int, count: int, seed: int) -> list[np.ndarray]:
+    """`count` frames of video: sheets with `digits` digits, ten frames of a drifting camera each."""
+    rng = np.random.default_rng(seed + digits)
+    video = make_video(rng, FontDigits(), count, digits, pages=max(1, count // 10), digit_height=(0.1, 0.2))
+    return [sc.image for sc in video]
+
+
+def bench_pipeline(reader: Reader, frames: list[np.ndarray], repeat: int) -> dict[str, dict[str, float]]:
+    stages: dict[str, list[float]] = {k: [] for k in ("detect", "normalise", "classify", "track", "draw", "frame")}
+    for _ in range(repeat):
+        for frame in frames:
+            f = frame.copy()  # the live loop draws on the frame it owns; so does this
+            t0 = time.perf_counter()
+            res = reader.read(f)
+            t1 = time.perf_counter()
+            annotate(f, res, Hud(backend=reader.backend.name), copy=False)
+            t2 = time.perf_counter()
+            for k in ("detect", "normalise", "classify", "track"):
+                stages[k].append(res.ms[k])
+            stages["draw"].append((t2 - t1) * 1e3)
+            stages["frame"].append((t2 - t0) * 1e3)
+    return {k: percentiles(v) for k, v in stages.items()}
+
+
+def bench_backends(state: dict, device: str, calls: int) -> dict[str, dict]:
+    crops = sample_crops(64, seed=1)
+    backends = available_backends(state, device)
+    reference = backends[0].predict(crops)  # torch eager on the CPU
+    out = {}
+    for b in backends:
+        diff = float(np.abs(b.predict(crops) - reference).max())
+        for i in range(20):
+            b.predict(crops[i : i + 1])
+        times = []
+        for i in range(calls):
+            x = crops[i % 64 : i % 64 + 1]
+            t = time.perf_counter()
+            b.predict(x)
+            times.append((time.perf_counter() - t) * 1e6)
+        five = crops[:5]
+        one_call, per_digit = [], []
+        for _ in range(max(50, calls // 10)):
+            t = time.perf_counter()
+            b.predict(five)
+            one_call.append((time.perf_counter() - t) * 1e6)
+            t = time.perf_counter()
+            for k in range(5):
+                b.predict(five[k : k + 1])
+            per_digit.append((time.perf_counter() - t) * 1e6)
+        out[b.name] = {**percentiles(times), "max_prob_diff_vs_eager": diff,
+                       "5_digits_one_call_us": percentiles(one_call),
+                       "5_digits_one_call_each_us": percentiles(per_digit)}
+    return out
+
+
+class NaiveReader:
+    """The pipeline most public demos use, for comparison: a global Otsu threshold, outer contours,
+    each bounding box stretched to 28x28 by torchvision's ToTensor/Resize/Normalize, one eager model
+    call per crop. Same weights as ours."""
+
+    def __init__(self, state: dict) -> None:
+        from torchvision import transforms
+
+        self.model = FCL()
+        self.model.load_state_dict(state)
+        self.model.eval()
+        self.tf = transforms.Compose([transforms.ToTensor(), transforms.Resize((28, 28), antialias=True),
+                                      transforms.Normalize((MEAN,), (STD,))])
+
+    @torch.inference_mode()
+    def read(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], int]]:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        _, binary = cv2.threshold(cv2.GaussianBlur(gray, (5, 5), 0), 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+        contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        out = []
+        for c in contours:
+            x, y, w, h = cv2.boundingRect(c)
+            if h < 0.02 * gray.shape[0] or w * h < 100:  # the usual "area > N" filter
+                continue
+            x_in = self.tf(binary[y : y + h, x : x + w]).unsqueeze(0)
+            out.append(((x, y, w, h), int(self.model(x_in).argmax(1))))
+        return out
+
+
+def bench_naive(state: dict, frames: list[np.ndarray], repeat: int) -> dict[str, float]:
+    """Per-frame time of NaiveReader plus drawing its boxes."""
+    naive = NaiveReader(state)
+    times = []
+    for _ in range(repeat):
+        for f in frames:
+            f = f.copy()
+            t0 = time.perf_counter()
+            for (x, y, w, h), d in naive.read(f):
+                cv2.rectangle(f, (x, y), (x + w, y + h), (0, 255, 0), 2)
+                cv2.putText(f, str(d), (x, y - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 0), 1)
+            times.append((time.perf_counter() - t0) * 1e3)
+    return percentiles(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m realtime.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=None)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--frames", type=int, default=40, help="frames per digit count")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--calls", type=int, default=3000, help="batch-1 calls per backend")
+    p.add_argument("--threads", type=int, default=1, help="OpenCV and torch CPU threads (1 = one core)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    cv2.setNumThreads(args.threads)
+    torch.set_num_threads(args.threads)
+    from realtime.cam import DEFAULT_WEIGHTS, build_reader
+
+    state = load_weights(args.weights or DEFAULT_WEIGHTS)
+    reader, info = build_reader(args.weights, args.device)
+    result: dict = {"backend": info["backend"], "threads": args.threads, "pipeline_ms": {}}
+    frames_by_n = {n: make_frames(n, args.frames, 7) for n in (1, 5, 10)}
+    for n, frames in frames_by_n.items():
+        reader.tracker.reset()
+        result["pipeline_ms"][f"{n} digits"] = bench_pipeline(reader, frames, args.repeat)
+    result["batch1_us"] = bench_backends(state, args.device, args.calls)
+    naive = bench_naive(state, [f.copy() for f in frames_by_n[5]], args.repeat)
+    ours = result["pipeline_ms"]["5 digits"]["frame"]
+    result["naive_5_digits_ms"] = naive
+    result["speedup_vs_naive_p50"] = round(naive["p50"] / ours["p50"], 2)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"pipeline per 640x480 frame, backend {result['backend']}, {args.threads} thread(s); ms p50 / p99")
+    cols = ["detect", "normalise", "classify", "track", "draw", "frame"]
+    print(f"{'':10s}" + "".join(f"{c:>16s}" for c in cols))
+    for name, st in result["pipeline_ms"].items():
+        print(f"{name:10s}" + "".join(f"{st[c]['p50']:8.3f}/{st[c]['p99']:<7.3f}" for c in cols))
+    print("\nMLP latency in us, p50 / p99: batch 1 (max |prob - eager|); 5 digits in one call; 5 calls of 1")
+    for name, r in result["batch1_us"].items():
+        one, each = r["5_digits_one_call_us"], r["5_digits_one_call_each_us"]
+        print(f"  {name:12s} {r['p50']:9.1f} / {r['p99']:<9.1f} ({r['max_prob_diff_vs_eager']:.1e})   "
+              f"{one['p50']:8.1f} / {one['p99']:<8.1f}   {each['p50']:8.1f} / {each['p99']:<8.1f}")
+    print(f"\nnaive tutorial pipeline, 5 digits: p50 {naive['p50']:.3f} ms, p99 {naive['p99']:.3f} ms; "
+          f"ours p50 {ours['p50']:.3f} ms: {result['speedup_vs_naive_p50']}x faster")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

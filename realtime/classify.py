@@ -1,0 +1,296 @@
+"""Stage 3, classify: the FCL on a batch of 28x28 crops, on the fastest backend this machine has.
+
+All backends take ink images in [0, 1] (what normalise makes) and return softmax probabilities; they
+agree to 1e-5 (tests check it). Which one is fastest depends on the machine, so `pick_backend` times
+the available ones on a few crops at start-up and keeps the winner; the live window shows its name.
+
+- `torch`: the model as trained, eager, under `inference_mode` (the reference).
+- `numpy`: three BLAS matmuls on the loaded weights.
+- `sparse`: a compiled (numba) kernel that reads only the weight rows it needs. A digit covers ~20 %
+  of the 784 pixels and ReLU zeroes about half of each hidden layer, and on a CPU the cost of a
+  batch-1 MLP is reading 2.6 MB of weights, so skipping the rows of zero inputs is the speed-up. The
+  input standardisation is folded into fc1 so that background pixels are exactly zero.
+- `cuda`, `cuda-graph`: eager CUDA, and the same captured as a CUDA graph per batch-size bucket with
+  static input/output buffers and pinned host memory, so one launch replaces a dozen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from train.mnist_spec import CLASSES, MEAN, SIZE, STD, standardise
+from train.model import FCL
+
+try:  # numba is a dependency; without it (an unsupported Python, say) the numpy backend still works
+    from numba import njit
+except ImportError:  # pragma: no cover
+    njit = None
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+class Backend:
+    """predict(images (N, 28, 28) float32 in [0, 1]) -> probabilities (N, 10) float32."""
+
+    name = "?"
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class TorchBackend(Backend):
+    def __init__(self, state: dict[str, torch.Tensor], device: str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = FCL()
+        self.model.load_state_dict(state)
+        self.model.to(self.device).eval()
+        self.name = "torch" if self.device.type == "cpu" else "cuda"
+
+    @torch.inference_mode()
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(self.device)
+        return torch.softmax(self.model(standardise(x)), 1).cpu().numpy()
+
+
+def _folded(state: dict[str, torch.Tensor]) -> tuple[np.ndarray, ...]:
+    """Weights as (in, out) float32 arrays with the input standardisation folded into fc1."""
+    w1 = state["fc1.weight"].double()
+    b1 = state["fc1.bias"].double() - (MEAN / STD) * w1.sum(1)
+    arrays = (w1.T / STD, b1, state["fc2.weight"].double().T, state["fc2.bias"], state["fc3.weight"].double().T,
+              state["fc3.bias"])
+    return tuple(np.ascontiguousarray(a.float().numpy()) for a in arrays)
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        self.w1, self.b1, self.w2, self.b2, self.w3, self.b3 = _folded(state)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        x = np.asarray(images, np.float32).reshape(len(images), -1)
+        h = np.maximum(x @ self.w1 + self.b1, 0)
+        h = np.maximum(h @ self.w2 + self.b2, 0)
+        return softmax(h @ self.w3 + self.b3)
+
+
+def _jit(fn: Callable) -> Callable:
+    """Compile with numba (lazily, at the first call; cached on disk) when it is installed."""
+    return njit(cache=True, boundscheck=False, fastmath=True)(fn) if njit is not None else fn
+
+
+@_jit
+def _sparse_layer(x, w, b, out, idx):  # pragma: no cover - compiled by numba
+    """out = b + sum over i with x[i] > 0 of x[i] * w[i]; four rows at a time to save loads/stores."""
+    k = 0
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            idx[k] = i
+            k += 1
+    n = w.shape[1]
+    for j in range(n):
+        out[j] = b[j]
+    m = k - k % 4
+    for p in range(0, m, 4):
+        i0, i1, i2, i3 = idx[p], idx[p + 1], idx[p + 2], idx[p + 3]
+        v0, v1, v2, v3 = x[i0], x[i1], x[i2], x[i3]
+        for j in range(n):
+            out[j] += v0 * w[i0, j] + v1 * w[i1, j] + v2 * w[i2, j] + v3 * w[i3, j]
+    for p in range(m, k):
+        i0 = idx[p]
+        v0 = x[i0]
+        for j in range(n):
+            out[j] += v0 * w[i0, j]
+
+
+@_jit
+def _batch_layer(x, w, b, out):  # pragma: no cover - compiled by numba
+    """Several samples at once: each weight row is read once, for every sample whose input is > 0."""
+    for s in range(x.shape[0]):
+        for j in range(w.shape[1]):
+            out[s, j] = b[j]
+    for i in range(x.shape[1]):
+        for s in range(x.shape[0]):
+            v = x[s, i]
+            if v > 0.0:
+                for j in range(w.shape[1]):
+                    out[s, j] += v * w[i, j]
+
+
+@_jit
+def _softmax_rows(z):  # pragma: no cover - compiled by numba
+    for s in range(z.shape[0]):
+        top = z[s, 0]
+        for j in range(1, z.shape[1]):
+            top = max(top, z[s, j])
+        total = 0.0
+        for j in range(z.shape[1]):
+            z[s, j] = np.exp(z[s, j] - top)
+            total += z[s, j]
+        for j in range(z.shape[1]):
+            z[s, j] /= total
+
+
+@_jit
+def _sparse_mlp(x, w1, b1, w2, b2, w3, b3, h1, h2, out, idx, probs):  # pragma: no cover - compiled by numba
+    """Logits into `out` (softmax of them too when `probs`); one sample: row blocks, several: shared rows."""
+    if x.shape[0] == 1:
+        _sparse_layer(x[0], w1, b1, h1[0], idx)  # only x > 0 contributes: background pixels cost nothing
+        _sparse_layer(h1[0], w2, b2, h2[0], idx)  # and "x > 0" is the ReLU
+        _sparse_layer(h2[0], w3, b3, out[0], idx)
+    else:
+        _batch_layer(x, w1, b1, h1)
+        _batch_layer(h1, w2, b2, h2)
+        _batch_layer(h2, w3, b3, out)
+    if probs:
+        _softmax_rows(out)
+
+
+class SparseBackend(Backend):
+    name = "sparse"
+
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        if njit is None:
+            raise RuntimeError("the sparse backend needs numba")
+        self.w1, self.b1, self.w2, self.b2, self.w3, self.b3 = _folded(state)
+        self.idx = np.empty(max(self.w1.shape), np.int64)
+        self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.predict(np.zeros((1, SIZE, SIZE), np.float32))  # compile (or load the cache) now, not mid-frame
+        self.predict(np.zeros((2, SIZE, SIZE), np.float32))
+
+    def _run(self, images: np.ndarray, probs: bool) -> np.ndarray:
+        x = np.ascontiguousarray(images, np.float32).reshape(len(images), -1)
+        n = len(x)
+        if n not in self._buffers:  # hidden activations, reused: no allocation per call
+            hidden = self.w1.shape[1]
+            self._buffers[n] = (np.empty((n, hidden), np.float32), np.empty((n, hidden), np.float32))
+            if len(self._buffers) > 64:
+                self._buffers.pop(next(iter(self._buffers)))
+        h1, h2 = self._buffers[n]
+        out = np.empty((n, CLASSES), np.float32)
+        _sparse_mlp(x, self.w1, self.b1, self.w2, self.b2, self.w3, self.b3, h1, h2, out, self.idx, probs)
+        return out
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        return self._run(images, False)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self._run(images, True)
+
+
+class CudaGraphBackend(Backend):
+    """The model captured as CUDA graphs, one per batch-size bucket (1, 2, 4, ... 256).
+
+    Inputs go through a pinned host buffer into a static device buffer; the graph runs fc1..softmax;
+    the result comes back into pinned memory. A call is two async copies, one graph launch, one sync.
+    """
+
+    name = "cuda-graph"
+    BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+    def __init__(self, state: dict[str, torch.Tensor], device: str = "cuda") -> None:
+        self.device = torch.device(device)
+        self.model = FCL()
+        self.model.load_state_dict(state)
+        self.model.to(self.device).eval()
+        top = self.BUCKETS[-1]
+        self.host_in = torch.zeros((top, SIZE * SIZE), dtype=torch.float32).pin_memory()
+        self.host_out = torch.zeros((top, CLASSES), dtype=torch.float32).pin_memory()
+        self.host_in_np = self.host_in.numpy()
+        self.host_out_np = self.host_out.numpy()
+        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
+        self.stream = torch.cuda.Stream(self.device)
+        self.predict(np.zeros((1, SIZE, SIZE), np.float32))
+
+    def _graph(self, n: int) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
+        if n not in self.graphs:
+            static_in = torch.zeros((n, SIZE * SIZE), device=self.device)
+            with torch.inference_mode(), torch.cuda.stream(self.stream):
+                for _ in range(3):  # warm up on the side stream, as CUDA graph capture requires
+                    torch.softmax(self.model(standardise(static_in)), 1)
+                self.stream.synchronize()
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, stream=self.stream):
+                    static_out = torch.softmax(self.model(standardise(static_in)), 1)
+            self.graphs[n] = (graph, static_in, static_out)
+        return self.graphs[n]
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        n = len(images)
+        if n == 0:
+            return np.zeros((0, CLASSES), np.float32)
+        if n > self.BUCKETS[-1]:
+            return np.concatenate([self.predict(images[i : i + self.BUCKETS[-1]])
+                                   for i in range(0, n, self.BUCKETS[-1])])
+        bucket = next(b for b in self.BUCKETS if b >= n)
+        graph, static_in, static_out = self._graph(bucket)
+        self.host_in_np[:n] = np.asarray(images, np.float32).reshape(n, -1)
+        if bucket > n:
+            self.host_in_np[n:bucket] = 0
+        with torch.cuda.stream(self.stream):
+            static_in.copy_(self.host_in[:bucket], non_blocking=True)
+            graph.replay()
+            self.host_out[:bucket].copy_(static_out, non_blocking=True)
+        self.stream.synchronize()
+        return self.host_out_np[:n].copy()
+
+
+def available_backends(state: dict[str, torch.Tensor], device: str = "auto") -> list[Backend]:
+    """Every backend that can run here for `device` (auto: all of them; cpu: CPU ones; cuda: CUDA ones)."""
+    found: list[Backend] = []
+    cuda = torch.cuda.is_available()
+    if device in ("auto", "cpu"):
+        found.append(TorchBackend(state, "cpu"))
+        found.append(NumpyBackend(state))
+        if njit is not None:
+            found.append(SparseBackend(state))
+    if device in ("auto", "cuda") and cuda:
+        found.append(TorchBackend(state, "cuda"))
+        found.append(CudaGraphBackend(state, "cuda"))
+    if device == "cuda" and not cuda:
+        raise RuntimeError("--device cuda: no CUDA device is available (try --device auto)")
+    return found
+
+
+def time_backend(backend: Backend, images: np.ndarray, repeats: int = 30) -> float:
+    """Median seconds of one predict() call on `images`."""
+    backend.predict(images)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        backend.predict(images)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def pick_backend(state: dict[str, torch.Tensor], device: str = "auto", sample: np.ndarray | None = None,
+                 ) -> tuple[Backend, dict[str, float]]:
+    """The fastest available backend on `sample` (default: 5 digit-like crops), with all timings in us."""
+    if sample is None:
+        sample = sample_crops(5)
+    backends = available_backends(state, device)
+    timings = {b.name: time_backend(b, sample) * 1e6 for b in backends}
+    best = min(backends, key=lambda b: timings[b.name])
+    return best, timings
+
+
+def sample_crops(n: int, seed: int = 0) -> np.ndarray:
+    """n MNIST-like 28x28 crops (strokes drawn in a 20x20 box), for timing without a data set."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, SIZE, SIZE), np.float32)
+    for i in range(n):
+        img = np.zeros((SIZE * 4, SIZE * 4), np.float32)
+        pts = (rng.uniform(16, 96, (5, 2))).astype(np.int32)
+        cv2.polylines(img, [pts], False, 1.0, 8, cv2.LINE_AA)
+        out[i] = cv2.resize(img, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+    return np.clip(out * 1.5, 0, 1)

@@ -1,0 +1,147 @@
+"""Stage 4, track: steady readings across frames, and digits grouped into the numbers they form.
+
+A digit held in front of a camera is seen a little differently in every frame; read frame by frame,
+its class flickers between the likely ones. The tracker matches each box to the box it was in the
+last frames (greedy, by overlap) and keeps an exponential moving average of its class
+probabilities, so a steady digit shows one steady answer and a real change wins within a few frames.
+
+`read_lines` turns the boxes into text: digits chained left to right into rows (a row may slant),
+rows ordered top to bottom, and a space wherever the gap between two digits is wide enough to
+separate numbers ("2026" stays one number, "10 11 12" stays three).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+import numpy as np
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass
+class _Track:
+    id: int
+    box: Box
+    probs: np.ndarray
+    missed: int = 0
+    seen: int = 1
+
+
+class Tracker:
+    """Matches boxes to tracks by IoU and smooths each track's probabilities (EMA)."""
+
+    def __init__(self, alpha: float = 0.3, min_iou: float = 0.3, max_missed: int = 8) -> None:
+        self.alpha = alpha  # weight of the newest frame
+        self.min_iou = min_iou
+        self.max_missed = max_missed
+        self.tracks: list[_Track] = []
+        self._next = 0
+
+    def reset(self) -> None:
+        self.tracks.clear()
+
+    def update(self, boxes: list[Box], probs: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """Return a track id per box and the smoothed probabilities (same order as `boxes`)."""
+        if len(boxes) * len(self.tracks) > 400:  # a crowded frame: all overlaps at once
+            a = np.array(boxes, np.float32).reshape(-1, 4)
+            b = np.array([t.box for t in self.tracks], np.float32).reshape(-1, 4)
+            iw = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2]) - np.maximum(a[:, None, 0],
+                                                                                                      b[None, :, 0])
+            ih = np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3]) - np.maximum(a[:, None, 1],
+                                                                                                      b[None, :, 1])
+            inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+            union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
+            overlap = inter / np.maximum(union, 1e-6)
+            ii, jj = np.nonzero(overlap >= self.min_iou)
+            pairs = [(-float(overlap[i, j]), int(i), int(j)) for i, j in zip(ii, jj)]
+        else:
+            pairs = []
+            for i, (ax, ay, aw, ah) in enumerate(boxes):
+                for j, t in enumerate(self.tracks):
+                    bx, by, bw, bh = t.box
+                    iw = min(ax + aw, bx + bw) - max(ax, bx)
+                    ih = min(ay + ah, by + bh) - max(ay, by)
+                    if iw > 0 and ih > 0:
+                        inter = iw * ih
+                        overlap = inter / (aw * ah + bw * bh - inter)
+                        if overlap >= self.min_iou:
+                            pairs.append((-overlap, i, j))
+        pairs.sort()
+        box_track = [-1] * len(boxes)
+        used: set[int] = set()
+        for _, i, j in pairs:
+            if box_track[i] < 0 and j not in used:
+                box_track[i] = j
+                used.add(j)
+        smoothed = np.array(probs, dtype=np.float32, copy=True)
+        matched = [i for i, j in enumerate(box_track) if j >= 0]
+        if matched:
+            previous = np.stack([self.tracks[box_track[i]].probs for i in matched])
+            smoothed[matched] = self.alpha * smoothed[matched] + (1 - self.alpha) * previous
+        ids = []
+        for i, j in enumerate(box_track):
+            if j >= 0:
+                t = self.tracks[j]
+                t.probs, t.box, t.missed = smoothed[i], boxes[i], 0
+                t.seen += 1
+            else:
+                t = _Track(self._next, boxes[i], smoothed[i])
+                self._next += 1
+                self.tracks.append(t)
+                used.add(len(self.tracks) - 1)
+            ids.append(t.id)
+        for j, t in enumerate(self.tracks):
+            if j not in used:
+                t.missed += 1
+        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        return ids, smoothed
+
+
+def group_rows(boxes: list[Box]) -> list[list[int]]:
+    """Indices of `boxes` grouped into text rows (each left to right), rows top to bottom.
+
+    Each box, taken left to right, joins the row whose last box it continues: vertically overlapping
+    by half the smaller height and not far to the right. Chaining (rather than one y per row) follows
+    rows that slant across the page.
+    """
+    order = sorted(range(len(boxes)), key=lambda i: boxes[i][0])
+    rows: list[list[int]] = []
+    for i in order:
+        x, y, w, h = boxes[i]
+        best, best_d = -1, 1e9
+        for r, row in enumerate(rows):
+            lx, ly, lw, lh = boxes[row[-1]]
+            overlap = min(y + h, ly + lh) - max(y, ly)
+            gap = x - (lx + lw)
+            if overlap >= 0.5 * min(h, lh) and gap < 4 * max(h, lh):
+                d = abs((y + h / 2) - (ly + lh / 2)) + 0.1 * max(gap, 0)
+                if d < best_d:
+                    best, best_d = r, d
+        if best >= 0:
+            rows[best].append(i)
+        else:
+            rows.append([i])
+    rows.sort(key=lambda row: sum(boxes[i][1] + boxes[i][3] / 2 for i in row) / len(row))
+    return rows
+
+
+def read_lines(boxes: list[Box], symbols: list[str], space: float = 0.5,
+               rows: list[list[int]] | None = None) -> list[str]:
+    """The text of each row: digits joined, with a space between numbers.
+
+    A gap separates numbers when it is wider than `space` x the digit height and more than twice the
+    row's narrow gaps (its lower quartile): evenly spaced digits ("2 0 2 6" written wide) stay one
+    number, while "14 15 16" keeps its three. `rows`: group_rows(boxes), when already known.
+    """
+    lines = []
+    for row in group_rows(boxes) if rows is None else rows:
+        h = statistics.median(boxes[i][3] for i in row)
+        gaps = [boxes[b][0] - (boxes[a][0] + boxes[a][2]) for a, b in zip(row, row[1:])]
+        narrow = sorted(gaps)[len(gaps) // 4] if gaps else 0.0
+        text = symbols[row[0]]
+        for gap, b in zip(gaps, row[1:]):
+            text += (" " if gap > max(space * h, 2.0 * narrow) else "") + symbols[b]
+        lines.append(text)
+    return lines

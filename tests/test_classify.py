@@ -1,0 +1,50 @@
+"""Backends: all agree with torch eager to 1e-5; the CUDA ones run when there is a GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from realtime.classify import CudaGraphBackend, NumpyBackend, SparseBackend, TorchBackend, pick_backend, sample_crops
+from train.trainer import to_ink
+
+
+def crops(mnist, n=300):
+    return np.concatenate([to_ink(mnist.test_x[:n]).numpy()[:, 0], sample_crops(20)])
+
+
+def test_cpu_backends_agree_with_eager(state, mnist):
+    x = crops(mnist)
+    ref = TorchBackend(state).predict(x)
+    for backend in (NumpyBackend(state), SparseBackend(state)):
+        p = backend.predict(x)
+        assert p.shape == (len(x), 10) and np.abs(p - ref).max() < 1e-5, backend.name
+        assert (p.argmax(1) == ref.argmax(1)).all(), backend.name
+        assert np.abs(backend.predict(x[:1]) - ref[:1]).max() < 1e-5  # batch size 1 too
+
+
+def test_sparse_logits_equal_eager_within_1e_5_relative(state, mnist):
+    x = crops(mnist, 100)
+    with torch.inference_mode():
+        from train.mnist_spec import standardise
+
+        ref = TorchBackend(state).model(standardise(torch.from_numpy(x))).numpy()
+    got = SparseBackend(state).logits(x)
+    assert np.allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_pick_backend_times_every_candidate(state):
+    best, timings = pick_backend(state, "cpu")
+    assert set(timings) == {"torch", "numpy", "sparse"}
+    assert timings[best.name] == min(timings.values())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_backends_agree_with_eager(state, mnist):
+    x = crops(mnist)
+    ref = TorchBackend(state).predict(x)
+    for backend in (TorchBackend(state, "cuda"), CudaGraphBackend(state)):
+        for batch in (x[:1], x[:5], x[:37], x):
+            p = backend.predict(batch)
+            assert np.abs(p - ref[: len(batch)]).max() < 1e-5, (backend.name, len(batch))

@@ -1,0 +1,110 @@
+"""The frame pipeline: detection on paper under uneven light, splitting touching digits, reading lines."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.accuracy import match
+from realtime.detect import DetectConfig, darkness_map, detect
+from realtime.scene import MnistDigits, make_scene
+from realtime.track import Tracker, read_lines
+
+
+def paper_with(digits: list[np.ndarray], size=(640, 480), light=(1.0, 1.0), gap=30) -> np.ndarray:
+    """Dark digits (ink images in [0, 1], ~60 px tall) on paper lit from left to right by `light`."""
+    w, h = size
+    page = np.full((h, w), 220, np.float32) * np.linspace(light[0], light[1], w, dtype=np.float32)[None, :]
+    x = 60
+    for d in digits:
+        g = cv2.resize(d, (int(d.shape[1] * 80 / d.shape[0]), 80), interpolation=cv2.INTER_CUBIC)
+        page[200 : 280, x : x + g.shape[1]] *= 1 - 0.85 * np.clip(g, 0, 1)
+        x += g.shape[1] + gap
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
+def mnist_digit(mnist, label: int, k: int = 0) -> np.ndarray:
+    idx = np.flatnonzero(mnist.test_y.numpy() == label)[k]
+    img = mnist.test_x[idx].numpy().astype(np.float32) / 255
+    rows, cols = np.flatnonzero(img.any(1)), np.flatnonzero(img.any(0))
+    return img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def test_darkness_is_the_same_under_bright_and_dim_light(mnist):
+    d = mnist_digit(mnist, 3)
+    bright = darkness_map(paper_with([d], light=(1.0, 1.0)))
+    dim = darkness_map(paper_with([d], light=(0.45, 0.45)))
+    region = (slice(200, 280), slice(60, 140))
+    assert np.abs(bright[region].astype(int) - dim[region].astype(int)).mean() < 6
+
+
+def test_reads_a_number_across_a_lighting_gradient(mnist, reader):
+    digits = [mnist_digit(mnist, c) for c in (2, 0, 2, 6)]
+    frame = paper_with(digits, light=(1.0, 0.35))
+    res = reader.read(frame, still=True)
+    assert [d.digit for d in res.digits] == [2, 0, 2, 6]
+    assert res.lines == ["2026"]
+
+
+def test_touching_digits_are_split_by_the_classifier(mnist, reader):
+    digits = [mnist_digit(mnist, c, 1) for c in (4, 7, 5)]
+    frame = paper_with(digits, gap=-4)  # overlapping by 4 px: one connected shape
+    det = detect(frame)
+    assert len(det.candidates) < 3  # the shapes really touch
+    res = reader.read(frame, still=True)
+    assert [d.digit for d in res.digits] == [4, 7, 5]
+
+
+def test_a_paper_edge_touching_the_frame_border_is_not_a_digit(mnist, reader):
+    frame = paper_with([mnist_digit(mnist, 8)])
+    frame[:, :40] = 30  # the table beyond the sheet
+    frame[440:, :] = 30
+    res = reader.read(frame, still=True)
+    assert [d.digit for d in res.digits] == [8]
+
+
+def test_light_on_dark_mode(mnist, reader):
+    frame = 255 - paper_with([mnist_digit(mnist, 5), mnist_digit(mnist, 1)])
+    assert [d.digit for d in reader.read(frame, still=True).digits] != [5, 1]  # the dark-on-light default
+    reader.config = DetectConfig(light_on_dark=True)
+    assert [d.digit for d in reader.read(frame, still=True).digits] == [5, 1]
+
+
+def test_generated_scenes_meet_the_detection_and_reading_targets(mnist, reader):
+    rng = np.random.default_rng(11)
+    src = MnistDigits(mnist.test_x.numpy(), mnist.test_y.numpy())
+    truth = found = boxes = right = 0
+    for _ in range(60):
+        sc = make_scene(rng, src)
+        res = reader.read(sc.image, still=True)
+        pairs = match([d.box for d in res.digits], [t.box for t in sc.digits])
+        truth += len(sc.digits)
+        boxes += len(res.digits)
+        found += len(pairs)
+        right += sum(res.digits[i].digit == sc.digits[j].digit for i, j in pairs)
+    assert found / truth >= 0.98 and found / boxes >= 0.97 and right / truth >= 0.96, (truth, found, boxes, right)
+
+
+def test_tracker_smooths_a_flickering_reading():
+    tracker = Tracker()
+    box = [(100, 100, 40, 60)]
+    labels = []
+    for k in range(20):
+        p = np.full((1, 10), 0.01, np.float32)
+        p[0, 7], p[0, 1] = (0.55, 0.36) if k % 3 else (0.36, 0.55)  # every third frame the raw answer flips
+        ids, smoothed = tracker.update(box, p)
+        labels.append(int(smoothed[0].argmax()))
+        assert ids == [0]
+    assert labels[9:] == [7] * 11  # after a short transient, one steady answer
+    ids, _ = tracker.update([(400, 300, 40, 60)], np.full((1, 10), 0.1, np.float32))
+    assert ids == [1]  # a box elsewhere is a new digit
+
+
+@pytest.mark.parametrize("boxes, text, expected", [
+    ([(0, 0, 30, 50), (40, 0, 30, 50), (80, 0, 30, 50), (120, 0, 30, 50)], "2026", ["2026"]),
+    ([(0, 0, 30, 50), (35, 0, 30, 50), (110, 0, 30, 50), (145, 0, 30, 50)], "1415", ["14 15"]),
+    ([(0, 100, 30, 50), (40, 110, 30, 50), (0, 0, 30, 50), (40, 5, 30, 50)], "3412", ["12", "34"]),
+])
+def test_digits_group_into_lines_and_numbers(boxes, text, expected):
+    assert read_lines(boxes, list(text)) == expected
