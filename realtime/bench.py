@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from realtime.classify import available_backends, sample_crops
+from realtime.classify import CudaGraphBackend, TorchBackend, available_backends, sample_crops
 from realtime.draw import Hud, annotate
 from realtime.pipeline import Reader
 from realtime.scene import FontDigits, make_video
@@ -65,7 +65,13 @@ def bench_pipeline(reader: Reader, frames: list[np.ndarray], repeat: int) -> dic
 def bench_backends(state: dict, device: str, calls: int) -> dict[str, dict]:
     crops = sample_crops(64, seed=1)
     backends = available_backends(state, device)
-    reference = backends[0].predict(crops)  # torch eager on the CPU
+    if device != "cpu" and torch.cuda.is_available():  # what each step of the CUDA graph backend gains
+        for fused, copies, label in ((True, False, "copies outside"), (False, True, "unfused"),
+                                     (False, False, "plain")):
+            variant = CudaGraphBackend(state, fused=fused, copies_in_graph=copies)
+            variant.name = f"cuda-graph {label}"
+            backends.append(variant)
+    reference = TorchBackend(state, "cpu").predict(crops)  # the reference: torch eager on the CPU
     out = {}
     for b in backends:
         diff = float(np.abs(b.predict(crops) - reference).max())
@@ -87,6 +93,8 @@ def bench_backends(state: dict, device: str, calls: int) -> dict[str, dict]:
             for k in range(5):
                 b.predict(five[k : k + 1])
             per_digit.append((time.perf_counter() - t) * 1e6)
+        if isinstance(b, CudaGraphBackend):
+            b.name += f" [fused={b.fused}, copies in graph={b.copies_in_graph}]"
         out[b.name] = {**percentiles(times), "max_prob_diff_vs_eager": diff,
                        "5_digits_one_call_us": percentiles(one_call),
                        "5_digits_one_call_each_us": percentiles(per_digit)}

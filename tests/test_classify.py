@@ -44,7 +44,17 @@ def test_pick_backend_times_every_candidate(state):
 def test_cuda_backends_agree_with_eager(state, mnist):
     x = crops(mnist)
     ref = TorchBackend(state).predict(x)
-    for backend in (TorchBackend(state, "cuda"), CudaGraphBackend(state)):
-        for batch in (x[:1], x[:5], x[:37], x):
+    backends = [TorchBackend(state, "cuda")]
+    backends += [CudaGraphBackend(state, fused=f, copies_in_graph=c) for f in (True, False) for c in (True, False)]
+    for backend in backends:
+        for batch in (x[:1], x[:5], x[:37], x, x[:1]):
             p = backend.predict(batch)
             assert np.abs(p - ref[: len(batch)]).max() < 1e-5, (backend.name, len(batch))
+    print("copies in graph:", [getattr(b, "copies_in_graph", None) for b in backends])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_pick_backend_on_cuda_times_cuda_backends(state):
+    best, timings = pick_backend(state, "cuda")
+    assert set(timings) == {"cuda", "cuda-graph"}
+    assert timings[best.name] == min(timings.values())
