@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from realtime.classify import CudaGraphBackend, TorchBackend, available_backends, sample_crops
+from realtime.classify import CudaGraphBackend, KernelGraphBackend, TorchBackend, available_backends, sample_crops
 from realtime.draw import Hud, annotate
 from realtime.pipeline import Reader
 from realtime.scene import FontDigits, make_video
@@ -71,6 +71,11 @@ def bench_backends(state: dict, device: str, calls: int) -> dict[str, dict]:
             variant = CudaGraphBackend(state, fused=fused, copies_in_graph=copies)
             variant.name = f"cuda-graph {label}"
             backends.append(variant)
+        if any(b.name == "cuda-kernels" for b in backends):
+            for variant, label in ((KernelGraphBackend(state, staged=False), "unstaged input"),
+                                   (KernelGraphBackend(state, k_block=256), "256-input steps")):
+                variant.name = f"cuda-kernels {label}"
+                backends.append(variant)
     reference = TorchBackend(state, "cpu").predict(crops)  # the reference: torch eager on the CPU
     out = {}
     for b in backends:
@@ -93,7 +98,7 @@ def bench_backends(state: dict, device: str, calls: int) -> dict[str, dict]:
             for k in range(5):
                 b.predict(five[k : k + 1])
             per_digit.append((time.perf_counter() - t) * 1e6)
-        if isinstance(b, CudaGraphBackend):
+        if type(b) is CudaGraphBackend:
             b.name += f" [fused={b.fused}, copies in graph={b.copies_in_graph}]"
         out[b.name] = {**percentiles(times), "max_prob_diff_vs_eager": diff,
                        "5_digits_one_call_us": percentiles(one_call),

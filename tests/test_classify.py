@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from realtime.classify import CudaGraphBackend, NumpyBackend, SparseBackend, TorchBackend, pick_backend, sample_crops
+from realtime.classify import (
+    CudaGraphBackend,
+    KernelGraphBackend,
+    NumpyBackend,
+    SparseBackend,
+    TorchBackend,
+    pick_backend,
+    sample_crops,
+)
 from train.trainer import to_ink
 
 
@@ -46,6 +54,7 @@ def test_cuda_backends_agree_with_eager(state, mnist):
     ref = TorchBackend(state).predict(x)
     backends = [TorchBackend(state, "cuda")]
     backends += [CudaGraphBackend(state, fused=f, copies_in_graph=c) for f in (True, False) for c in (True, False)]
+    backends += [KernelGraphBackend(state, staged=s) for s in (True, False)]
     for backend in backends:
         for batch in (x[:1], x[:5], x[:37], x, x[:1]):
             p = backend.predict(batch)
@@ -56,5 +65,5 @@ def test_cuda_backends_agree_with_eager(state, mnist):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_pick_backend_on_cuda_times_cuda_backends(state):
     best, timings = pick_backend(state, "cuda")
-    assert set(timings) == {"cuda", "cuda-graph"}
+    assert set(timings) == {"cuda", "cuda-graph", "cuda-kernels"}
     assert timings[best.name] == min(timings.values())
