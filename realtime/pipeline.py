@@ -30,6 +30,7 @@ TYPICAL_ASPECT = 0.85  # width / height of a wide handwritten digit: with too fe
 SPLIT_WIDER = 1.35  # a shape this much wider than the frame's typical digit may be touching digits ...
 SURE_READ = 0.9  # ... unless the network reads it as one digit with this confidence ...
 SURE_SPLIT = 1.7  # ... and it is not this much wider
+OVERLAP = 0.5  # parts whose boxes overlap by more than this share of the narrower one are one digit
 
 
 @dataclass
@@ -175,7 +176,8 @@ class Reader:
         Priors: the number of parts should match how many digits of this frame's typical width the
         shape spans (`expected`); each cut costs a little (touching digits are rarer than single
         ones); a part narrower than 1/6 of its height that the network does not call a "1", or less
-        than half as tall as its neighbour, is a sliver of a stroke, not a digit.
+        than half as tall as its neighbour, is a sliver of a stroke, not a digit; and two parts whose
+        boxes mostly cover each other are one digit cut along a stroke, not digits side by side.
         """
         score = -0.5 * abs(len(idx) - expected) - 0.2 * (len(idx) - 1)
         tallest = max(boxes[i][3] for i in idx)
@@ -183,5 +185,9 @@ class Reader:
             _, _, w, hh = boxes[i]
             score += math.log(max(float(probs[i].max()), 1e-6))
             if (w < hh / 6 and int(probs[i].argmax()) != 1) or hh < tallest / 2:
+                score -= 1.5
+        for a, b in zip(idx, idx[1:]):
+            (xa, _, wa, _), (xb, _, wb, _) = boxes[a], boxes[b]
+            if min(xa + wa, xb + wb) - max(xa, xb) > OVERLAP * min(wa, wb):
                 score -= 1.5
         return score
