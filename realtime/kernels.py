@@ -39,11 +39,8 @@ if triton is not None:
         tl.store(dst_ptr + m * K + offs, tl.load(src_ptr + m * K + offs, mask=offs < K), mask=offs < K)
 
     @triton.jit
-    def _dense_relu(x_ptr, w_ptr, b_ptr, out_ptr, K, N, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-        """out[m, n] = relu(b[n] + sum_k x[m, k] w[k, n]); one program per (row m, block of n)."""
-        m = tl.program_id(0)
-        offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
-        mask_n = offs_n < N
+    def _affine(x_ptr, w_ptr, b_ptr, m, K, N, offs_n, mask_n, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+        """b[offs_n] + sum_k x[m, k] w[k, offs_n], with w (K, N) row-major: the part both layers share."""
         acc = tl.zeros((BLOCK_N,), dtype=tl.float32)
         for k0 in range(0, K, BLOCK_K):
             offs_k = k0 + tl.arange(0, BLOCK_K)
@@ -52,8 +49,16 @@ if triton is not None:
             w = tl.load(w_ptr + offs_k[:, None] * N + offs_n[None, :], mask=mask_k[:, None] & mask_n[None, :],
                         other=0.0)
             acc += tl.sum(x[:, None] * w, axis=0)
-        acc += tl.load(b_ptr + offs_n, mask=mask_n, other=0.0)
-        tl.store(out_ptr + m * N + offs_n, tl.maximum(acc, 0.0), mask=mask_n)
+        return acc + tl.load(b_ptr + offs_n, mask=mask_n, other=0.0)
+
+    @triton.jit
+    def _dense_relu(x_ptr, w_ptr, b_ptr, out_ptr, K, N, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+        """out[m, n] = relu(b[n] + sum_k x[m, k] w[k, n]); one program per (row m, block of n)."""
+        m = tl.program_id(0)
+        offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+        mask_n = offs_n < N
+        z = _affine(x_ptr, w_ptr, b_ptr, m, K, N, offs_n, mask_n, BLOCK_N, BLOCK_K)
+        tl.store(out_ptr + m * N + offs_n, tl.maximum(z, 0.0), mask=mask_n)
 
     @triton.jit
     def _dense_softmax(x_ptr, w_ptr, b_ptr, out_ptr, K, N, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
@@ -61,15 +66,7 @@ if triton is not None:
         m = tl.program_id(0)
         offs_n = tl.arange(0, BLOCK_N)
         mask_n = offs_n < N
-        acc = tl.zeros((BLOCK_N,), dtype=tl.float32)
-        for k0 in range(0, K, BLOCK_K):
-            offs_k = k0 + tl.arange(0, BLOCK_K)
-            mask_k = offs_k < K
-            x = tl.load(x_ptr + m * K + offs_k, mask=mask_k, other=0.0)
-            w = tl.load(w_ptr + offs_k[:, None] * N + offs_n[None, :], mask=mask_k[:, None] & mask_n[None, :],
-                        other=0.0)
-            acc += tl.sum(x[:, None] * w, axis=0)
-        z = acc + tl.load(b_ptr + offs_n, mask=mask_n, other=0.0)
+        z = _affine(x_ptr, w_ptr, b_ptr, m, K, N, offs_n, mask_n, BLOCK_N, BLOCK_K)
         z = tl.where(mask_n, z, float("-inf"))
         e = tl.exp(z - tl.max(z, axis=0))
         tl.store(out_ptr + m * N + offs_n, e / tl.sum(e, axis=0), mask=mask_n)
