@@ -127,21 +127,29 @@ def group_rows(boxes: list[Box]) -> list[list[int]]:
     return rows
 
 
+PITCH = 1.4  # see read_lines
+
+
 def read_lines(boxes: list[Box], symbols: list[str], space: float = 0.5,
                rows: list[list[int]] | None = None) -> list[str]:
     """The text of each row: digits joined, with a space between numbers.
 
     A gap separates numbers when it is wider than `space` x the digit height and more than twice the
     row's narrow gaps (its lower quartile): evenly spaced digits ("2 0 2 6" written wide) stay one
-    number, while "14 15 16" keeps its three. `rows`: group_rows(boxes), when already known.
+    number, while "14 15 16" keeps its three. And the distance between the two digits' centres must
+    be more than `PITCH` x the row's short ones: a narrow "1" leaves wide gaps on both sides although
+    it is written at the same pace as its neighbours. `rows`: group_rows(boxes), when already known.
     """
     lines = []
     for row in group_rows(boxes) if rows is None else rows:
         h = statistics.median(boxes[i][3] for i in row)
         gaps = [boxes[b][0] - (boxes[a][0] + boxes[a][2]) for a, b in zip(row, row[1:])]
+        centres = [boxes[i][0] + boxes[i][2] / 2 for i in row]
+        pitches = [b - a for a, b in zip(centres, centres[1:])]
         narrow = sorted(gaps)[len(gaps) // 4] if gaps else 0.0
+        close = sorted(pitches)[len(pitches) // 4] if pitches else 0.0
         text = symbols[row[0]]
-        for gap, b in zip(gaps, row[1:]):
-            text += (" " if gap > max(space * h, 2.0 * narrow) else "") + symbols[b]
+        for gap, pitch, b in zip(gaps, pitches, row[1:]):
+            text += (" " if gap > max(space * h, 2.0 * narrow) and pitch > PITCH * close else "") + symbols[b]
         lines.append(text)
     return lines

@@ -105,6 +105,8 @@ def test_tracker_smooths_a_flickering_reading():
     ([(0, 0, 30, 50), (40, 0, 30, 50), (80, 0, 30, 50), (120, 0, 30, 50)], "2026", ["2026"]),
     ([(0, 0, 30, 50), (35, 0, 30, 50), (110, 0, 30, 50), (145, 0, 30, 50)], "1415", ["14 15"]),
     ([(0, 100, 30, 50), (40, 110, 30, 50), (0, 0, 30, 50), (40, 5, 30, 50)], "3412", ["12", "34"]),
+    # a narrow "1" leaves wide gaps on both sides, but the digits' centres are evenly spaced: one number
+    ([(0, 0, 30, 40), (40, 0, 30, 40), (92, 0, 6, 40), (120, 0, 30, 40)], "2016", ["2016"]),
 ])
 def test_digits_group_into_lines_and_numbers(boxes, text, expected):
     assert read_lines(boxes, list(text)) == expected
