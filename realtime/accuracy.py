@@ -2,6 +2,7 @@
 
     python -m realtime.accuracy --photos ../shared/data/photos     # labelled camera photos
     python -m realtime.accuracy --scenes 300                       # generated scenes (needs MNIST)
+    python -m realtime.accuracy --photos ../shared/data/photos --conditions   # + blur, noise, dim light...
 
 Both run the real Reader, frame by frame, and match its boxes to the truth: a box matches a true digit
 when its centre lies inside the true box or the true centre inside it (labelled boxes are rough),
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,19 +100,48 @@ class Score:
                 "lines": self.lines, "lines_exact": self.lines_right}
 
 
-def webcam_size(image: np.ndarray) -> tuple[np.ndarray, float]:
-    """The image reduced so its longer side is at most 1280 px, and the factor used."""
-    s = min(1.0, WEBCAM_LONG_SIDE / max(image.shape[:2]))
+def webcam_size(image: np.ndarray, long_side: int = WEBCAM_LONG_SIDE) -> tuple[np.ndarray, float]:
+    """The image reduced so its longer side is at most `long_side` px, and the factor used."""
+    s = min(1.0, long_side / max(image.shape[:2]))
     if s < 1.0:
         image = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
     return image, s
 
 
-def score_photos(reader: Reader, folder: Path, naive=None) -> tuple[Score, dict[str, dict]]:
+def _noise(image: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    noisy = image + np.random.default_rng(seed).normal(0, sigma, image.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def _light_falling(image: np.ndarray) -> np.ndarray:
+    ramp = np.linspace(1.0, 0.4, image.shape[1], dtype=np.float32)[None, :, None]
+    return (image * ramp).astype(np.uint8)
+
+
+# Capture conditions the photos were not taken in, applied to each photo after it is reduced to
+# webcam size: (long side in px, change to the image).
+CONDITIONS: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]] = {
+    "as photographed": (WEBCAM_LONG_SIDE, lambda im: im),
+    "640 px (a VGA webcam)": (640, lambda im: im),
+    "out of focus (blur 1.5 px)": (WEBCAM_LONG_SIDE, lambda im: cv2.GaussianBlur(im, (0, 0), 1.5)),
+    "JPEG quality 30": (WEBCAM_LONG_SIDE,
+                        lambda im: cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 30])[1], 1)),
+    "dim (x0.45)": (WEBCAM_LONG_SIDE, lambda im: (im * 0.45).astype(np.uint8)),
+    "light falling to 40 % across": (WEBCAM_LONG_SIDE, _light_falling),
+    "sensor noise (sigma 12)": (WEBCAM_LONG_SIDE, lambda im: _noise(im, 12)),
+    "dim + noise (sigma 8)": (WEBCAM_LONG_SIDE, lambda im: _noise((im * 0.45).astype(np.uint8), 8)),
+    "heavy noise (sigma 20)": (WEBCAM_LONG_SIDE, lambda im: _noise(im, 20)),
+}
+
+
+def score_photos(reader: Reader, folder: Path, naive=None, condition: str = "as photographed",
+                 ) -> tuple[Score, dict[str, dict]]:
     """Read every labelled photo in `folder` (labels.json); return the score and per-photo results.
 
-    `naive`: a bench.NaiveReader to score instead of the Reader (for comparison).
+    `naive`: a bench.NaiveReader to score instead of the Reader (for comparison). `condition`: one of
+    CONDITIONS, to see how the reading holds up under capture conditions these photos lack.
     """
+    long_side, change = CONDITIONS[condition]
     labels = json.loads((folder / "labels.json").read_text())
     score, per = Score(), {}
     for name in sorted(labels):
@@ -118,7 +149,8 @@ def score_photos(reader: Reader, folder: Path, naive=None) -> tuple[Score, dict[
         image = cv2.imread(str(folder / name))
         if image is None:
             raise OSError(f"cannot read {folder / name}")
-        small, s = webcam_size(image)
+        small, s = webcam_size(image, long_side)
+        small = change(small)
         if naive is None:
             res = reader.read(small, still=True)
             found, symbols, lines = [d.box for d in res.digits], [d.symbol for d in res.digits], res.lines
@@ -164,8 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--errors", action="store_true", help="list every miss and misread")
     p.add_argument("--naive", action="store_true",
                    help="score the tutorial-style pipeline (Otsu, boxes stretched to 28x28) on the photos instead")
+    p.add_argument("--conditions", action="store_true",
+                   help="read the photos again under each capture condition of CONDITIONS (blur, noise, dim...)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.conditions and not args.photos:
+        p.error("--conditions goes with --photos DIR")
     if not args.photos and not args.scenes:
         p.error("give --photos DIR and/or --scenes N")
     reader, _ = build_reader(args.weights, "cpu")
@@ -186,6 +222,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{name:34s} {r['found']:3d}/{r['digits']:3d} found  {r['read_right']:3d} right  "
                           f"{r['extra']:2d} extra")
                 report("photos", score, args.errors)
+            if args.conditions:
+                out["conditions"] = {}
+                for name in CONDITIONS:
+                    r = score_photos(reader, args.photos, condition=name)[0].summary()
+                    out["conditions"][name] = r
+                    if not args.json:
+                        print(f"  {name:30s} found {r['recall']:6.2f} %  read right {r['accuracy']:6.2f} %  "
+                              f"{r['extra']:3d} extra")
         if args.scenes:
             from realtime.scene import MnistDigits, make_scene
 

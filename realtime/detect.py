@@ -23,6 +23,7 @@ from train.resample import jit, linear_axis
 
 STROKE_MAX = 1 / 30  # the widest stroke (as a fraction of the frame's longer side) still seen as ink
 HALF_FROM = 480  # frames whose longer side is at least this are searched at half resolution
+NOISE_SIGMAS = 5.0  # ink must be darker than the paper by this many standard deviations of the sensor noise
 
 
 @dataclass
@@ -102,6 +103,28 @@ def paper_map(gray: np.ndarray) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel)  # the default border is neutral for both steps
     return cv2.max(paper, 16)  # a black frame has no paper to compare with: nothing counts as ink
+
+
+def noise_sigma(gray: np.ndarray) -> float:
+    """The sensor noise's standard deviation in grey levels, from the median difference between
+    horizontal neighbours on every 8th row (a median: the writing's edges are too few to move it)."""
+    if gray.shape[1] < 2:
+        return 0.0
+    return _median_u8(cv2.absdiff(gray[::8, 1:], gray[::8, :-1])) / 0.954  # median of |N(0, 2 s^2)| = 0.954 s
+
+
+@jit
+def _median_u8(values):  # pragma: no cover - compiled
+    hist = np.zeros(256, np.int64)
+    for y in range(values.shape[0]):
+        for x in range(values.shape[1]):
+            hist[values[y, x]] += 1
+    half, seen = (values.size + 1) // 2, 0
+    for level in range(256):
+        seen += hist[level]
+        if seen >= half:
+            return level
+    return 0
 
 
 def darkness(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -241,7 +264,13 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
     low = cfg.threshold * cfg.low_ratio
     # Ink: darker than (1 - low threshold) x the paper. No division over the whole frame: the
     # darkness itself is computed only inside the candidates' boxes.
-    mask = cv2.compare(gray_s, cv2.convertScaleAbs(paper_s, alpha=1.0 - low), cv2.CMP_LT)
+    limit = cv2.convertScaleAbs(paper_s, alpha=1.0 - low)
+    # Where the paper is dark (a shadow, a dim room) sensor noise is large next to it: ink must also
+    # be darker than the paper by a few times the noise, or grain becomes "digits".
+    floor = round(NOISE_SIGMAS * noise_sigma(gray_s))
+    if floor > 0:
+        limit = cv2.min(limit, cv2.subtract(paper_s, floor))
+    mask = cv2.compare(gray_s, limit, cv2.CMP_LT)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     Hs, Ws = mask.shape
     min_h = max(cfg.min_height_px * scale, cfg.min_height_frac * min(H, W)) / f  # in search pixels
@@ -264,6 +293,9 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
     tall = [b[3] for b, e in zip(boxes, edge) if b[3] >= min_h and not e]
     ref_h = float(statistics.median(tall)) if tall else min_h
     _merge_pieces(boxes, members, edge, ref_h)
+    # Again once the pieces are folded in: the pieces of one blotchy digit are not "the digits around".
+    tall = [b[3] for b, e in zip(boxes, edge) if b[3] >= min_h and not e]
+    ref_h = float(statistics.median(tall)) if tall else min_h
 
     candidates: list[Candidate] = []
     rejected = 0

@@ -47,6 +47,16 @@ def test_reads_a_number_across_a_lighting_gradient(mnist, reader):
     assert res.lines == ["2026"]
 
 
+def test_sensor_noise_in_dim_light_is_not_read_as_digits(mnist, reader):
+    """A dim room: the paper at a third of its brightness and strong sensor noise. Relative to such
+    dark paper the grain is as dark as faint ink; only the noise-aware floor keeps it out."""
+    digits = [mnist_digit(mnist, c) for c in (3, 9, 4)]
+    frame = paper_with(digits, light=(0.35, 0.3)).astype(np.float32)
+    frame = np.clip(frame + np.random.default_rng(0).normal(0, 10, frame.shape), 0, 255).astype(np.uint8)
+    res = reader.read(frame, still=True)
+    assert [d.digit for d in res.digits] == [3, 9, 4]
+
+
 def test_touching_digits_are_split_by_the_classifier(mnist, reader):
     digits = [mnist_digit(mnist, c, 1) for c in (4, 7, 5)]
     frame = paper_with(digits, gap=-4)  # overlapping by 4 px: one connected shape
