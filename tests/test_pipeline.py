@@ -57,6 +57,20 @@ def test_sensor_noise_in_dim_light_is_not_read_as_digits(mnist, reader):
     assert [d.digit for d in res.digits] == [3, 9, 4]
 
 
+def test_a_shattered_digit_does_not_hide_the_digits_beside_it(mnist):
+    """A blotchy stroke in a shadow can break into many pieces. Shapes far taller than the frame's
+    typical digit are rejected (rules, shadow edges); the pieces must not make that typical height."""
+    frame = paper_with([mnist_digit(mnist, 8), mnist_digit(mnist, 3), mnist_digit(mnist, 0)], gap=60)
+    first = frame[200:280, 60:130]
+    for r in range(0, 80, 20):
+        first[r : r + 3, :] = 220
+    for c in range(0, 70, 12):
+        first[:, c : c + 3] = 220
+    boxes = [c.box for c in detect(frame).candidates]
+    assert any(x >= 200 and h >= 70 for x, _, _, h in boxes), boxes  # the 3
+    assert any(x >= 340 and h >= 70 for x, _, _, h in boxes), boxes  # the 0
+
+
 def test_touching_digits_are_split_by_the_classifier(mnist, reader):
     digits = [mnist_digit(mnist, c, 1) for c in (4, 7, 5)]
     frame = paper_with(digits, gap=-4)  # overlapping by 4 px: one connected shape
