@@ -71,6 +71,20 @@ def test_a_shattered_digit_does_not_hide_the_digits_beside_it(mnist):
     assert any(x >= 340 and h >= 70 for x, _, _, h in boxes), boxes  # the 0
 
 
+def test_a_digit_is_not_split_into_parts_that_cover_each_other():
+    """A wide 5 cut along its stroke gives two parts that each look like a confident 5 but share most
+    of their columns; two digits side by side do not. The whole must win in the first case only."""
+    from realtime.pipeline import Reader
+
+    probs = np.full((3, 10), 0.001, np.float32)
+    probs[0, 5], probs[1, 5], probs[2, 5] = 0.85, 0.99, 0.99  # whole, left part, right part
+    whole = (0, 0, 64, 50)
+    for parts, split_wins in ((((0, 0, 39, 46), (12, 0, 52, 50)), False), (((0, 0, 30, 50), (34, 0, 30, 50)), True)):
+        boxes = [whole, *parts]
+        one, two = (Reader._score(idx, boxes, probs, expected=1.8) for idx in ([0], [1, 2]))
+        assert (two > one) == split_wins, (parts, one, two)
+
+
 def test_touching_digits_are_split_by_the_classifier(mnist, reader):
     digits = [mnist_digit(mnist, c, 1) for c in (4, 7, 5)]
     frame = paper_with(digits, gap=-4)  # overlapping by 4 px: one connected shape
