@@ -113,6 +113,10 @@ def _noise(image: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
+def _dim(image: np.ndarray) -> np.ndarray:
+    return (image * 0.45).astype(np.uint8)
+
+
 def _light_falling(image: np.ndarray) -> np.ndarray:
     ramp = np.linspace(1.0, 0.4, image.shape[1], dtype=np.float32)[None, :, None]
     return (image * ramp).astype(np.uint8)
@@ -126,10 +130,10 @@ CONDITIONS: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]] = {
     "out of focus (blur 1.5 px)": (WEBCAM_LONG_SIDE, lambda im: cv2.GaussianBlur(im, (0, 0), 1.5)),
     "JPEG quality 30": (WEBCAM_LONG_SIDE,
                         lambda im: cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 30])[1], 1)),
-    "dim (x0.45)": (WEBCAM_LONG_SIDE, lambda im: (im * 0.45).astype(np.uint8)),
+    "dim (x0.45)": (WEBCAM_LONG_SIDE, _dim),
     "light falling to 40 % across": (WEBCAM_LONG_SIDE, _light_falling),
     "sensor noise (sigma 12)": (WEBCAM_LONG_SIDE, lambda im: _noise(im, 12)),
-    "dim + noise (sigma 8)": (WEBCAM_LONG_SIDE, lambda im: _noise((im * 0.45).astype(np.uint8), 8)),
+    "dim + noise (sigma 8)": (WEBCAM_LONG_SIDE, lambda im: _noise(_dim(im), 8)),
     "heavy noise (sigma 20)": (WEBCAM_LONG_SIDE, lambda im: _noise(im, 20)),
 }
 
