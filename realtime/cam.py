@@ -22,28 +22,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.accuracy import Score
 from realtime.capture import DemoSource, Frame, Grabber, Source, SourceError, open_source, parse_camera
-from realtime.classify import pick_backend
 from realtime.detect import DetectConfig
 from realtime.draw import Hud, annotate
 from realtime.pipeline import Reader
-from train.checkpoint import WeightsError, load_weights
+from realtime.reader import DEFAULT_WEIGHTS, build_reader
+from realtime.score import Score
+from train.checkpoint import WeightsError
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_WEIGHTS = ROOT / "weights" / "fcl.pth"
 HEADLESS_DEMO_FRAMES = 150
 WINDOW = "digitcam"
-
-
-def build_reader(weights: Path | None = None, device: str = "auto", config: DetectConfig | None = None,
-                 min_confidence: float = 0.5, smooth: bool = True) -> tuple[Reader, dict]:
-    """A Reader on the fastest backend for `device`, and what was measured to choose it."""
-    state = load_weights(weights or DEFAULT_WEIGHTS)
-    backend, timings = pick_backend(state, device)
-    reader = Reader(backend, config, min_confidence, smooth)
-    reader.warm_up()
-    return reader, {"backend": backend.name, "timings_us": timings}
 
 
 def display_available() -> bool:

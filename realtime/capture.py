@@ -193,7 +193,7 @@ class DemoSource(Source):
 
     def __init__(self, size: tuple[int, int] = (640, 480), per_page: int = 90, seed: int = 0,
                  frames: int | None = None, realtime: bool = False) -> None:
-        from realtime.scene import FontDigits
+        from realtime.measure.scene import FontDigits
 
         self.size, self.per_page, self.frames, self.realtime = size, per_page, frames, realtime
         self.live = realtime
@@ -204,7 +204,7 @@ class DemoSource(Source):
         self._next_t = time.perf_counter()
 
     def read(self) -> Frame | None:
-        from realtime.scene import make_video
+        from realtime.measure.scene import make_video
 
         if self.frames is not None and self.count >= self.frames:
             return None

@@ -84,7 +84,7 @@ class Reader:
     def warm_up(self) -> None:
         """Read one generated sheet (with touching digits) so that the compiled kernels are built, or
         loaded from numba's cache, now rather than during the first real frame."""
-        from realtime.scene import FontDigits, make_scene
+        from realtime.measure.scene import FontDigits, make_scene
 
         sheet = make_scene(np.random.default_rng(0), FontDigits(), 6).image
         self.read(sheet, still=True)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from realtime.accuracy import match
 from realtime.cam import main
-from realtime.scene import MnistDigits, make_scene, make_video, write_images, write_video
+from realtime.measure.scene import FontDigits, MnistDigits, make_scene, make_video, write_images, write_video
+from realtime.score import match
 
 
 def run_cam(*args, cwd=ROOT) -> tuple[int, str, str]:
@@ -103,7 +103,7 @@ def test_bad_sources_are_clear_errors(tmp_path):
 def test_a_folder_with_an_unreadable_image_reads_the_rest_and_exits_non_zero(tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()
-    ok = make_scene(np.random.default_rng(0), __import__("realtime.scene", fromlist=["FontDigits"]).FontDigits(), 3)
+    ok = make_scene(np.random.default_rng(0), FontDigits(), 3)
     cv2.imwrite(str(folder / "a.png"), ok.image)
     (folder / "b.png").write_bytes(b"\x89PNG broken")
     code, out, err = run_cam("--source", str(folder))

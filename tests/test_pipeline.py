@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.accuracy import match
 from realtime.detect import DetectConfig, darkness_map, detect
-from realtime.scene import MnistDigits, make_scene
+from realtime.measure.scene import MnistDigits, make_scene
+from realtime.score import match
 from realtime.track import Tracker, read_lines
 
 

@@ -52,7 +52,7 @@ def _text_page() -> np.ndarray:
 
 @pytest.mark.parametrize("name, frame", [
     ("1x1", np.zeros((1, 1, 3), np.uint8)),
-    ("1x1000 line", np.zeros((1, 1000), np.uint8)),  # found by python -m realtime.stress
+    ("1x1000 line", np.zeros((1, 1000), np.uint8)),  # found by python -m realtime.measure.stress
     ("1000x3 strip", np.full((1000, 3, 3), 200, np.uint8)),
     ("4000x3000 noise", np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)),
     ("all black", np.zeros((480, 640, 3), np.uint8)),

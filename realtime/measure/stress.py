@@ -1,6 +1,6 @@
-"""`python -m realtime.stress`: many hostile frames through the Reader; crashes must be 0.
+"""`python -m realtime.measure.stress`: many hostile frames through the Reader; crashes must be 0.
 
-    python -m realtime.stress --frames 10000
+    python -m realtime.measure.stress --frames 10000
 
 Every frame a capture could hand over, drawn at random: grey, BGR, BGRA; 8-bit, 16-bit, float (with
 NaN and infinities); from 1x1 to 4000x3000; all black, all white, pure noise, a checkerboard, a page
@@ -46,7 +46,7 @@ def hostile_frame(rng: np.random.Generator) -> tuple[str, np.ndarray]:
         img[:, :: int(rng.integers(2, 30))] = 255
         return kind, img
     if kind == "scene":
-        from realtime.scene import FontDigits, make_scene
+        from realtime.measure.scene import FontDigits, make_scene
 
         return kind, make_scene(rng, FontDigits()).image
     if kind == "tiny":
@@ -62,13 +62,13 @@ def hostile_frame(rng: np.random.Generator) -> tuple[str, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m realtime.stress", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m realtime.measure.stress", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default=None)
     args = p.parse_args(argv)
-    from realtime.cam import build_reader
+    from realtime.reader import build_reader
 
     cv2.setNumThreads(1)
     reader, info = build_reader(args.weights, "cpu")

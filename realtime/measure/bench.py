@@ -1,7 +1,7 @@
-"""`python -m realtime.bench`: per-frame latency of the live pipeline, per stage and per backend.
+"""`python -m realtime.measure.bench`: per-frame latency of the live pipeline, per stage and per backend.
 
-    python -m realtime.bench                 # table
-    python -m realtime.bench --json          # the same figures for machines
+    python -m realtime.measure.bench                 # table
+    python -m realtime.measure.bench --json          # the same figures for machines
 
 Runs on a fixed set of generated 640x480 frames with 1, 5 and 10 digits (the demo's pen, no data set
 needed) and reports p50/p99 in milliseconds for each stage (detect = threshold + contours, normalise,
@@ -26,8 +26,8 @@ import torch
 
 from realtime.classify import CudaGraphBackend, KernelGraphBackend, TorchBackend, available_backends, sample_crops
 from realtime.draw import Hud, annotate
+from realtime.measure.scene import FontDigits, make_video
 from realtime.pipeline import Reader
-from realtime.scene import FontDigits, make_video
 from train.checkpoint import load_weights
 from train.mnist_spec import MEAN, STD
 from train.model import FCL
@@ -151,7 +151,7 @@ def bench_naive(state: dict, frames: list[np.ndarray], repeat: int) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m realtime.bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m realtime.measure.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=None)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cv2.setNumThreads(args.threads)
     torch.set_num_threads(args.threads)
-    from realtime.cam import DEFAULT_WEIGHTS, build_reader
+    from realtime.reader import DEFAULT_WEIGHTS, build_reader
 
     state = load_weights(args.weights or DEFAULT_WEIGHTS)
     reader, info = build_reader(args.weights, args.device)

@@ -1,6 +1,6 @@
-"""`python -m realtime.soak`: the headless loop for a long run; memory and latency must not drift.
+"""`python -m realtime.measure.soak`: the headless loop for a long run; memory and latency must not drift.
 
-    python -m realtime.soak --frames 20000
+    python -m realtime.measure.soak --frames 20000
 
 Writes a generated video (sheets of handwriting, a drifting camera) and plays it in a loop through the
 real app loop (the Loop of realtime.cam, headless, writing JSON lines), then reports resident memory
@@ -57,14 +57,15 @@ class LoopingVideo(Source):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m realtime.soak", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m realtime.measure.soak", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=20_000)
     p.add_argument("--video-frames", type=int, default=600, help="length of the generated clip that is looped")
     p.add_argument("--weights", default=None)
     args = p.parse_args(argv)
-    from realtime.cam import Loop, build_reader, parser
-    from realtime.scene import FontDigits, make_video, write_video
+    from realtime.cam import Loop, parser
+    from realtime.measure.scene import FontDigits, make_video, write_video
+    from realtime.reader import build_reader
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "soak.avi"

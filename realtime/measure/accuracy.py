@@ -1,8 +1,8 @@
-"""`python -m realtime.accuracy`: how well the whole pipeline reads digits it was not tuned on.
+"""`python -m realtime.measure.accuracy`: how well the whole pipeline reads digits it was not tuned on.
 
-    python -m realtime.accuracy --photos ../shared/data/photos     # labelled camera photos
-    python -m realtime.accuracy --scenes 300                       # generated scenes (needs MNIST)
-    python -m realtime.accuracy --photos ../shared/data/photos --conditions   # + blur, noise, dim light...
+    python -m realtime.measure.accuracy --photos ../shared/data/photos     # labelled camera photos
+    python -m realtime.measure.accuracy --scenes 300                       # generated scenes (needs MNIST)
+    python -m realtime.measure.accuracy --photos ../shared/data/photos --conditions   # + blur, noise, dim light...
 
 Both run the real Reader, frame by frame, and match its boxes to the truth: a box matches a true digit
 when its centre lies inside the true box or the true centre inside it (labelled boxes are rough),
@@ -18,86 +18,15 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from realtime.pipeline import Reader
-from realtime.track import Box
+from realtime.score import Score
 
 WEBCAM_LONG_SIDE = 1280
-MAX_ERRORS = 1000  # a score kept over an endless demo must not grow without bound
-
-
-def _centre_in(box: Box, cx: float, cy: float) -> bool:
-    x, y, w, h = box
-    return x <= cx <= x + w and y <= cy <= y + h
-
-
-def match(pred: list[Box], truth: list[Box]) -> list[tuple[int, int]]:
-    """Greedy one-to-one pairs (pred index, truth index), nearest centres first."""
-    pairs = []
-    for i, p in enumerate(pred):
-        pc = (p[0] + p[2] / 2, p[1] + p[3] / 2)
-        for j, t in enumerate(truth):
-            tc = (t[0] + t[2] / 2, t[1] + t[3] / 2)
-            if _centre_in(t, *pc) or _centre_in(p, *tc):
-                pairs.append((float(np.hypot(pc[0] - tc[0], pc[1] - tc[1])), i, j))
-    pairs.sort()
-    used_p, used_t, out = set(), set(), []
-    for _, i, j in pairs:
-        if i not in used_p and j not in used_t:
-            used_p.add(i)
-            used_t.add(j)
-            out.append((i, j))
-    return out
-
-
-@dataclass
-class Score:
-    truth: int = 0
-    found: int = 0
-    right: int = 0
-    boxes: int = 0
-    lines: int = 0
-    lines_right: int = 0
-    errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS misses and misreads
-
-    def add(self, name: str, boxes: list[Box], symbols: list[str], truth: list[Box], digits: list[int],
-            lines: list[str], true_lines: list[str]) -> None:
-        pairs = match(boxes, truth)
-        self.truth += len(truth)
-        self.boxes += len(boxes)
-        self.found += len(pairs)
-        hit = {j: i for i, j in pairs}
-        for j, d in enumerate(digits):
-            if j in hit and symbols[hit[j]] == str(d):
-                self.right += 1
-            elif len(self.errors) < MAX_ERRORS:
-                what = "not found" if j not in hit else f"read as {symbols[hit[j]]}"
-                self.errors.append(f"{name}: digit #{j} ({d}) {what}")
-        self.lines += len(true_lines)
-        self.lines_right += sum(a == b for a, b in zip(lines, true_lines)) if len(lines) == len(true_lines) else 0
-
-    @property
-    def recall(self) -> float:
-        return 100.0 * self.found / max(1, self.truth)
-
-    @property
-    def precision(self) -> float:
-        return 100.0 * self.found / max(1, self.boxes)
-
-    @property
-    def accuracy(self) -> float:
-        return 100.0 * self.right / max(1, self.truth)
-
-    def summary(self) -> dict:
-        return {"digits": self.truth, "found": self.found, "recall": round(self.recall, 2),
-                "boxes": self.boxes, "extra": self.boxes - self.found, "precision": round(self.precision, 2),
-                "read_right": self.right, "accuracy": round(self.accuracy, 2),
-                "lines": self.lines, "lines_exact": self.lines_right}
 
 
 def webcam_size(image: np.ndarray, long_side: int = WEBCAM_LONG_SIDE) -> tuple[np.ndarray, float]:
@@ -188,9 +117,9 @@ def report(what: str, score: Score, errors: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from realtime.cam import build_reader  # the same reader the app builds
+    from realtime.reader import build_reader  # the same reader the app builds
 
-    p = argparse.ArgumentParser(prog="python -m realtime.accuracy", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m realtime.measure.accuracy", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--photos", type=Path, help="folder of photos with labels.json")
     p.add_argument("--scenes", type=int, default=0, help="number of generated scenes to read")
@@ -214,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.photos:
             naive = None
             if args.naive:
-                from realtime.bench import NaiveReader
-                from realtime.cam import DEFAULT_WEIGHTS
+                from realtime.measure.bench import NaiveReader
+                from realtime.reader import DEFAULT_WEIGHTS
                 from train.checkpoint import load_weights
 
                 naive = NaiveReader(load_weights(args.weights or DEFAULT_WEIGHTS))
@@ -235,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  {name:30s} found {r['recall']:6.2f} %  read right {r['accuracy']:6.2f} %  "
                               f"{r['extra']:3d} extra")
         if args.scenes:
-            from realtime.scene import MnistDigits, make_scene
+            from realtime.measure.scene import MnistDigits, make_scene
 
             rng = np.random.default_rng(args.seed)
             digits = MnistDigits.test_set(args.data_dir)
