@@ -36,11 +36,12 @@ def test_shape_and_parameter_count():
     assert list(m.state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
 
 
-def test_summary_table():
+def test_summary_table_rows_are_what_torch_measured():
     text = summary(FCL())
-    assert "Total params: 648,010" in text
-    assert "Linear-2" in text and "[-1, 500]" in text and "392,500" in text
-    assert "Params size (MB): 2.47" in text
+    rows = [line.split() for line in text.splitlines() if line.strip().startswith("Linear-")]
+    assert rows == [["Linear-1", "[-1,", "500]", "392,500"], ["Linear-2", "[-1,", "500]", "250,500"],
+                    ["Linear-3", "[-1,", "10]", "5,010"]]
+    assert "Total params: 648,010" in text and "Params size (MB): 2.47" in text
 
 
 def test_tutorial_weights_load_unchanged_and_ours_load_into_theirs(tmp_path):
@@ -131,3 +132,13 @@ def test_atomic_save_keeps_the_old_file_when_the_disk_is_full(tmp_path, monkeypa
         atomic_save({"v": torch.tensor([2.0])}, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["LAST.pth"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_written_files_get_the_permissions_of_any_new_file(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        atomic_save({"v": torch.tensor([1.0])}, tmp_path / "LAST.pth")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "LAST.pth").stat().st_mode & 0o777 == mode  # not mkstemp's 0600

@@ -110,6 +110,7 @@ def test_cli_errors_are_clear_and_leave_checkpoints_alone(mnist_dir, tmp_path):
     assert r.returncode == 2 and "cannot create the output folder" in r.stderr and "Traceback" not in r.stderr
     r = _cli("--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), "--epochs", "1")
     assert r.returncode == 2 and "MNIST not found" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "nowhere").exists(), "the failed look-up left folders behind"
     run = tmp_path / "existing"
     run.mkdir()
     (run / "LAST.pth").write_bytes(b"precious")
@@ -177,3 +178,61 @@ def test_a_full_disk_mid_run_is_a_clear_error_and_keeps_the_last_good_checkpoint
     assert (tmp_path / "LAST.pth").read_bytes() == saved["last"]
     load_weights(tmp_path / "LAST.pth")
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_progress_bar_shows_loss_and_accuracy(mnist, tmp_path, capsys):
+    train(mnist, quick_config(epochs=1, log_every=5), tmp_path, log=print)
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "batch" in err
+    bar = err.replace("\r", "\n").splitlines()
+    assert any("loss=" in line and "acc=" in line and "%" in line for line in bar), err[-500:]
+
+
+def test_a_failed_download_leaves_no_folders_behind(tmp_path, monkeypatch):
+    from torchvision.datasets import MNIST
+
+    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # nothing listens there: refused at once
+    with pytest.raises(DataError, match="download into"):
+        load_mnist(tmp_path / "cache" / "digitcam")
+    assert list(tmp_path.iterdir()) == []
+    kept = tmp_path / "mine"
+    kept.mkdir()  # a folder the user made stays, empty or not
+    with pytest.raises(DataError):
+        load_mnist(kept)
+    assert kept.is_dir() and list(kept.iterdir()) == []
+
+
+def test_curves_of_a_one_epoch_run_show_its_points():
+    from train.evaluate import curves_figure
+
+    record = {"config": {"val_size": 500}, "best_epoch": 1,
+              "epochs": [{"epoch": 1, "loss": 1.85, "val_acc": 18.6, "test_acc": 15.5}]}
+    fig = curves_figure(record)
+    loss_ax, acc_ax = fig.axes
+    for ax, values in ((loss_ax, [1.85]), (acc_ax, [18.6, 15.5])):
+        lines = [ln for ln in ax.lines if len(ln.get_xdata()) == 1 and ln.get_linestyle() != "--"]
+        assert len(lines) == len(values) and all(ln.get_marker() not in (None, "", "None") for ln in lines)
+        lo, hi = ax.get_ylim()
+        x0, x1 = ax.get_xlim()
+        assert all(lo < v < hi for v in values) and x0 < 1 < x1, (ax.get_ylim(), ax.get_xlim())
+
+
+def _without(module: str, code: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter in which `module` cannot be imported (as if its extra were missing)."""
+    return subprocess.run([sys.executable, "-c", f"import sys; sys.modules[{module!r}] = None\n{code}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_missing_extra_is_one_line_naming_it(mnist_dir, tmp_path):
+    r = _without("tqdm", f"from train.__main__ import main; sys.exit(main(['--data-dir', {str(mnist_dir)!r}, "
+                         f"'--out', {str(tmp_path / 'run')!r}, '--epochs', '1']))")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "tqdm" in r.stderr and 'pip install "digitcam[train]"' in r.stderr
+    assert not (tmp_path / "run").exists()
+    r = _without("matplotlib", f"from train.evaluate import main; sys.exit(main([{str(WEIGHTS)!r}]))")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "matplotlib" in r.stderr, r.stderr
+    r = _without("torchvision", f"from train.data import load_mnist; load_mnist({str(tmp_path / 'none')!r})")
+    assert "needs torchvision" in r.stderr and 'pip install "digitcam[train]"' in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("train.data.DataError")
+    r = _without("matplotlib", "from train.__main__ import main; sys.exit(main(['--summary']))")
+    assert r.returncode == 0 and "Total params: 648,010" in r.stdout  # the table needs torch alone

@@ -1,4 +1,6 @@
-"""`python -m train`: train the FCL on MNIST and write FIRST/MIDDLE/LAST.pth and run.json.
+"""`python -m train` (or `digitcam-train`): train the FCL on MNIST and write FIRST/MIDDLE/LAST.pth and run.json.
+
+Needs the `train` extra (`pip install "digitcam[train]"`), except for --summary.
 
     python -m train --out runs/fcl                     # the recipe the shipped weights were made with
     python -m train --out runs/fcl --resume            # continue an interrupted run
@@ -16,6 +18,7 @@ import torch
 
 from train.checkpoint import WeightsError, WriteError
 from train.data import ENV_VAR, DataError, load_mnist
+from train.extras import require
 from train.model import FCL, summary
 from train.trainer import TrainConfig, TrainError, train
 
@@ -31,7 +34,8 @@ def pick_device(name: str) -> str:
 
 def parser() -> argparse.ArgumentParser:
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m train", description=__doc__,
+    script = Path(sys.argv[0]).name.startswith("digitcam-train")
+    p = argparse.ArgumentParser(prog="digitcam-train" if script else "python -m train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/fcl"), help="run folder (default: runs/fcl)")
     p.add_argument("--data-dir", help=f"folder with MNIST/raw/ (default: ${ENV_VAR}, else ~/.cache/digitcam)")
@@ -50,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its state.pt")
-    p.add_argument("--log-every", type=int, default=d.log_every, help="iterations between progress lines")
+    p.add_argument("--log-every", type=int, default=d.log_every,
+                   help="steps between updates of the progress bar's loss and accuracy (0 = no bar)")
     p.add_argument("--summary", action="store_true", help="print the model table and exit")
     return p
 
@@ -60,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         print(summary(FCL()))
         return 0
+    if args.log_every:
+        require("the trainer's progress bar", "tqdm")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

@@ -2,6 +2,8 @@
 
 Every file is written to a temporary name in the same folder, flushed to disk and renamed over the
 target: a crash, `kill -9` or a full disk leaves either the old file or the new one, never half of one.
+The file gets the permissions any new file of the user gets (0666 less the umask; the temporary file
+alone would be 0600), so a run folder is readable by the user's group like any other output.
 Every weights file is read with `torch.load(weights_only=True)` (no code from the file can run) and
 checked against the FCL's exact names, shapes and dtype before a model sees it.
 """
@@ -30,8 +32,22 @@ class WriteError(Exception):
     """A file could not be written; the message names it and says that the old one is untouched."""
 
 
+def _umask() -> int:
+    """The process's umask. Linux reports it in /proc; elsewhere it is read by setting it and back."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` atomically (temp file, fsync, rename)."""
+    """Write `data` to `path` atomically (temp file, fsync, rename), with the usual permissions of a new file."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +56,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600, private to the user
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

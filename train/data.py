@@ -2,8 +2,9 @@
 
 Where it looks, in order: `--data-dir`, the `DIGITCAM_DATA` environment variable, then
 `~/.cache/digitcam`. A folder holding torchvision's layout (`MNIST/raw/*-ubyte.gz`) is read in place,
-after checking the files against torchvision's published MD5s, so a read-only copy works. Otherwise
-`torchvision.datasets.MNIST(..., download=True)` fetches it (the usual path for a user who is online).
+after checking the files against the published MD5s, so a read-only copy works (and needs no torchvision).
+Otherwise `torchvision.datasets.MNIST(..., download=True)` fetches it (the usual path for a user who is
+online; torchvision comes with the `train` extra). A download that fails removes the folders it made.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,13 @@ import torch
 
 ENV_VAR = "DIGITCAM_DATA"
 DEFAULT_ROOT = Path.home() / ".cache" / "digitcam"
+#: MD5 of each file as published with MNIST (and in torchvision's MNIST.resources).
+MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -49,12 +58,6 @@ def data_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return DEFAULT_ROOT
 
 
-def _md5s() -> dict[str, str]:
-    from torchvision.datasets import MNIST
-
-    return {name: md5 for name, md5 in MNIST.resources}
-
-
 def read_idx(path: Path, md5: str | None = None) -> np.ndarray:
     """Read an IDX file (gzip or plain), checking its MD5 when given and its header always."""
     raw = path.read_bytes()
@@ -83,12 +86,11 @@ def _find(raw_dir: Path, stem: str) -> Path | None:
 
 
 def _read_local(raw_dir: Path) -> Mnist:
-    md5 = _md5s()
     arrays = {}
     for key, stem in FILES.items():
         path = _find(raw_dir, stem)
         assert path is not None
-        arrays[key] = read_idx(path, md5.get(path.name))
+        arrays[key] = read_idx(path, MD5.get(path.name))
     expect = {"train_images": (60000, 28, 28), "train_labels": (60000,), "test_images": (10000, 28, 28),
               "test_labels": (10000,)}
     for key, shape in expect.items():
@@ -103,6 +105,42 @@ def _read_local(raw_dir: Path) -> Mnist:
     )
 
 
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of `folder` and its parents that does not exist yet (what a download would create)."""
+    top = None
+    for p in (folder, *folder.parents):
+        if p.exists():
+            break
+        top = p
+    return top
+
+
+def _download(root: Path) -> Mnist:
+    """torchvision's download into `root`; on failure, the folders it created (and any partial file in
+    them) are removed, so that a failed look-up leaves nothing behind."""
+    from train.extras import install_hint, missing
+
+    if missing("torchvision"):
+        raise DataError(f"MNIST not found in {root / 'MNIST' / 'raw'}, and downloading it needs torchvision, "
+                        f"from the 'train' extra: {install_hint()} (or point --data-dir or ${ENV_VAR} at a "
+                        "folder holding MNIST/raw/*-ubyte.gz)")
+    created = _first_missing(root / "MNIST" / "raw")
+    try:
+        from torchvision.datasets import MNIST
+
+        train = MNIST(str(root), train=True, download=True)
+        test = MNIST(str(root), train=False, download=True)
+    except Exception as e:  # network, permissions, torchvision's own checks: all mean "no data here"
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(
+            f"MNIST not found in {root / 'MNIST' / 'raw'} and the download into {root} failed ({first}). "
+            f"Point --data-dir or ${ENV_VAR} at a folder holding MNIST/raw/*-ubyte.gz."
+        ) from None
+    return Mnist(train.data, train.targets.long(), test.data, test.targets.long(), str(root))
+
+
 def load_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> Mnist:
     """Load MNIST from the folder `data_root(data_dir)` names, downloading it there when allowed."""
     root = data_root(data_dir)
@@ -113,15 +151,4 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = 
     if not download:
         missing = [s for s, p in found.items() if p is None]
         raise DataError(f"MNIST not found: looked in {raw_dir} for {', '.join(missing)} (.gz or plain)")
-    try:
-        from torchvision.datasets import MNIST
-
-        train = MNIST(str(root), train=True, download=True)
-        test = MNIST(str(root), train=False, download=True)
-    except Exception as e:  # network, permissions, torchvision's own checks: all mean "no data here"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(
-            f"MNIST not found in {raw_dir} and the download into {root} failed ({first}). "
-            f"Point --data-dir or ${ENV_VAR} at a folder holding MNIST/raw/*-ubyte.gz."
-        ) from None
-    return Mnist(train.data, train.targets.long(), test.data, test.targets.long(), str(root))
+    return _download(root)

@@ -22,6 +22,7 @@ import torch
 from train.augment import CORRUPTIONS
 from train.checkpoint import WeightsError, load_model
 from train.data import ENV_VAR, DataError, load_mnist
+from train.extras import require
 from train.mnist_spec import standardise
 from train.trainer import to_ink
 
@@ -83,29 +84,47 @@ def draw_digits(x: torch.Tensor, true: torch.Tensor, pred: torch.Tensor, path: P
     plt.close(fig)
 
 
-def draw_curves(run_json: Path, path: Path) -> None:
+def curves_figure(record: dict):
+    """Loss and accuracies per epoch from a run record. Every epoch is a marked point while there are few
+    of them (a one-epoch run is one point, which a line alone would not show), and the accuracy axis
+    spans every value from the second epoch on (the first, from untrained weights, may be far lower)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    record = json.loads(run_json.read_text())
-    ep = [e["epoch"] for e in record["epochs"]]
+    epochs = record["epochs"]
+    ep = [e["epoch"] for e in epochs]
+    style = {"marker": "o", "markersize": 4} if len(ep) <= 30 else {}
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    a.plot(ep, [e["loss"] for e in record["epochs"]])
+    a.plot(ep, [e["loss"] for e in epochs], **style)
     a.set_xlabel("epoch")
     a.set_ylabel("training loss (augmented, label-smoothed)")
     a.grid(alpha=0.3)
     held_out = record["config"]["val_size"]
-    b.plot(ep, [e["val_acc"] for e in record["epochs"]], label=f"validation ({held_out:,} held out of train)")
-    b.plot(ep, [e["test_acc"] for e in record["epochs"]], label="MNIST test")
+    b.plot(ep, [e["val_acc"] for e in epochs], label=f"validation ({held_out:,} held out of train)", **style)
+    b.plot(ep, [e["test_acc"] for e in epochs], label="MNIST test", **style)
     b.axvline(record["best_epoch"], color="gray", ls="--", lw=1, label=f"LAST.pth (epoch {record['best_epoch']})")
-    b.set_ylim(max(90.0, min(e["test_acc"] for e in record["epochs"][1:] or record["epochs"]) - 0.2), 100)
+    shown = [v for e in (epochs[1:] or epochs) for v in (e["val_acc"], e["test_acc"])]
+    low = min(shown)
+    b.set_ylim(max(0.0, min(low - max(0.5, 0.05 * (100 - low)), 99.0)), 100)
+    for ax in (a, b):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        if len(ep) == 1:  # one point: an axis around it rather than matplotlib's zero-width one
+            ax.set_xlim(ep[0] - 1, ep[0] + 1)
     b.set_xlabel("epoch")
     b.set_ylabel("accuracy %")
     b.legend()
     b.grid(alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+def draw_curves(run_json: Path, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(json.loads(run_json.read_text()))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -143,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ship", type=Path, help="copy the last checkpoint here (e.g. weights/fcl.pth) with a JSON "
                    "of its figures and the command that made it")
     args = p.parse_args(argv)
+    if not args.no_pictures:
+        require("python -m train.evaluate (its pictures; --no-pictures does without)", "matplotlib")
     try:
         data = load_mnist(args.data_dir)
         files = checkpoints(args.paths)

@@ -6,6 +6,8 @@ trainer loads here unchanged, and ours loads into theirs.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,22 +47,33 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def summary(model: FCL, batch: int = -1) -> str:
-    """A torchsummary-style table: layer, output shape, parameters, totals and sizes in MB."""
-    rows = [
-        ("Flatten-1", [batch, SIZE * SIZE], 0),
-        ("Linear-2", [batch, HIDDEN], model.fc1.weight.numel() + model.fc1.bias.numel()),
-        ("ReLU-3", [batch, HIDDEN], 0),
-        ("Linear-4", [batch, HIDDEN], model.fc2.weight.numel() + model.fc2.bias.numel()),
-        ("ReLU-5", [batch, HIDDEN], 0),
-        ("Linear-6", [batch, CLASSES], model.fc3.weight.numel() + model.fc3.bias.numel()),
-    ]
+def summary(model: nn.Module, batch: int = -1) -> str:
+    """The layer table `python -m train --summary` prints, in torchsummary's layout (the tutorial's).
+
+    Nothing in it is written by hand: one zero image goes through the model with a forward hook on every
+    layer, so each row's output shape and parameter count are what torch measured. Sizes are in MiB, as
+    torchsummary counts them; the forward/backward size is every layer's output kept twice (value and
+    gradient) for one image.
+    """
+    rows: list[tuple[str, list[int], int]] = []
+
+    def hook(layer: nn.Module, _inputs, output: torch.Tensor) -> None:
+        shape = [batch, *output.shape[1:]]
+        rows.append((f"{type(layer).__name__}-{len(rows) + 1}", shape, count_parameters(layer)))
+
+    layers = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 1, SIZE, SIZE))
+    finally:
+        for h in handles:
+            h.remove()
     total = count_parameters(model)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     mb = 1024.0**2
     input_mb = SIZE * SIZE * 4 / mb
-    # Activations kept for backward: each layer's output, twice (value and gradient).
-    act_mb = 2 * sum(abs(int(torch.tensor(shape[1:]).prod())) for _, shape, _ in rows) * 4 / mb
+    act_mb = 2 * sum(math.prod(shape[1:]) for _, shape, _ in rows) * 4 / mb
     params_mb = total * 4 / mb
     line, bold = "-" * 64, "=" * 64
     out = [line, f"{'Layer (type)':>20}  {'Output Shape':>25} {'Param #':>15}", bold]

@@ -49,7 +49,7 @@ class TrainConfig:
     train_subset: int = 0  # 0 = all; else use the first N training digits (tests, quick checks)
     seed: int = 1
     device: str = "cpu"
-    log_every: int = 100
+    log_every: int = 100  # steps between updates of the progress bar's loss and accuracy; 0: no bar
     augment_config: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -130,6 +130,135 @@ def config_dict(cfg: TrainConfig) -> dict:
     return d
 
 
+@dataclass
+class _Run:
+    """What a run changes as it goes: the model, its EMA copy, the optimiser, the batch order's RNG, the record."""
+
+    model: FCL
+    ema: FCL
+    opt: torch.optim.Optimizer
+    g: torch.Generator
+    record: dict
+    epoch: int = 0  # epochs done
+    step: int = 0  # optimiser steps done
+
+    def state(self, cfg: TrainConfig, device: torch.device) -> dict:
+        """Everything --resume needs to continue exactly where this run is."""
+        return {"model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
+                "gen": self.g.get_state(), "torch_rng": torch.get_rng_state(), "record": self.record,
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "epoch": self.epoch, "config": config_dict(cfg)}
+
+
+def _make_folder(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainError(f"cannot create the output folder {out}: {e.strerror or e}") from None
+    return out
+
+
+def _new_run(data: Mnist, cfg: TrainConfig, device: torch.device) -> _Run:
+    """The untrained model (seeded), its EMA copy, Adam, and an empty record."""
+    torch.manual_seed(cfg.seed)
+    model = FCL().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = FCL().to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    g = torch.Generator(device=device).manual_seed(cfg.seed)
+    record = {"config": config_dict(cfg), "data": data.source, "epochs": [], "best_val": -1.0, "best_epoch": 0,
+              "elapsed_s": 0.0}
+    return _Run(model, ema, opt, g, record)
+
+
+def _resume(run: _Run, state_path: Path, cfg: TrainConfig, device: torch.device) -> None:
+    """Load state.pt into `run`: weights, optimiser, RNG states and record, as they were after its last epoch."""
+    if not state_path.exists():
+        raise TrainError(f"--resume: no {state_path} to continue from")
+    state = safe_load(state_path)
+    if state.get("config") != config_dict(cfg):
+        raise TrainError(f"--resume: {state_path} was made with another config; use the same options")
+    run.model.load_state_dict(state["model"])
+    run.ema.load_state_dict(state["ema"])
+    run.opt.load_state_dict(state["opt"])
+    run.g.set_state(state["gen"])
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    run.record, run.epoch = state["record"], state["epoch"]
+
+
+def _progress_bar(cfg: TrainConfig, steps: int, epoch: int):
+    """A tqdm bar over one epoch's batches (None when log_every is 0); it shows loss and accuracy so far."""
+    if not cfg.log_every:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False, dynamic_ncols=True)
+
+
+def _train_epoch(run: _Run, cfg: TrainConfig, tx: torch.Tensor, ty: torch.Tensor, augment: Augmenter,
+                 schedule: tuple[int, int, int]) -> float:
+    """One pass over the shuffled training set; returns the mean loss. `schedule`: steps per epoch, in all,
+    and of warm-up."""
+    steps_per_epoch, total_steps, warmup_steps = schedule
+    device = tx.device
+    perm = torch.randperm(len(tx), generator=run.g, device=device)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    bar = _progress_bar(cfg, steps_per_epoch, run.epoch)
+    for i in range(steps_per_epoch):
+        idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+        xb, yb = tx[idx], ty[idx]
+        if cfg.augment:
+            xb = augment(xb, run.g)
+        for group in run.opt.param_groups:
+            group["lr"] = lr_at(run.step, total_steps, warmup_steps, cfg.lr)
+        logits = run.model(standardise(xb), cfg.dropout)
+        loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        _update_ema(run, cfg.ema)
+        loss_sum += loss.detach()
+        run.step += 1
+        if bar is not None:
+            correct += (logits.detach().argmax(1) == yb).sum()
+            bar.update(1)
+            if (i + 1) % cfg.log_every == 0 or i + 1 == steps_per_epoch:  # .item() waits for a GPU: not every step
+                seen = min((i + 1) * cfg.batch_size, len(tx))
+                bar.set_postfix(loss=f"{loss_sum.item() / (i + 1):.4f}", acc=f"{100 * correct.item() / seen:.2f}%")
+    if bar is not None:
+        bar.close()
+    return loss_sum.item() / steps_per_epoch
+
+
+def _update_ema(run: _Run, decay: float) -> None:
+    if decay:
+        with torch.no_grad():
+            torch._foreach_lerp_(list(run.ema.parameters()), list(run.model.parameters()), 1 - decay)
+    else:
+        run.ema.load_state_dict(run.model.state_dict())
+
+
+def _end_epoch(run: _Run, cfg: TrainConfig, out: Path, metrics: dict, val_size: int) -> None:
+    """Record the epoch, then write LAST/MIDDLE.pth, state.pt and run.json, in the order resume relies on."""
+    run.record["epochs"].append(metrics)
+    epoch = metrics["epoch"]
+    if metrics["val_acc"] >= run.record["best_val"] - val_noise(run.record["best_val"], val_size):
+        run.record["best_val"] = max(run.record["best_val"], metrics["val_acc"])
+        run.record["best_epoch"], run.record["test_acc"] = epoch, metrics["test_acc"]
+        atomic_save(run.ema.state_dict(), out / "LAST.pth")
+    if epoch == max(1, round(cfg.epochs / 4)):
+        atomic_save(run.ema.state_dict(), out / "MIDDLE.pth")
+    # Order matters for kill -9: weights first, then the state that says they are done, then the
+    # summary. A kill between two writes makes --resume redo this epoch, with the same result.
+    run.epoch = epoch
+    atomic_save(run.state(cfg, torch.device(cfg.device)), out / "state.pt")
+    atomic_write_json(run.record, out / "run.json")
+
+
 def train(
     data: Mnist,
     cfg: TrainConfig,
@@ -138,113 +267,43 @@ def train(
     log: Callable[[str], None] = print,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Train into `out`; return the run record (also written to out/run.json)."""
+    """Train into `out`; return the run record (also written to out/run.json).
+
+    With `cfg.log_every` a progress bar (tqdm, from the `train` extra) shows each epoch's batches, with the
+    loss and the training accuracy so far; `log` gets one line per epoch.
+    """
+    out = _make_folder(Path(out))
     device = torch.device(cfg.device)
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise TrainError(f"cannot create the output folder {out}: {e.strerror or e}") from None
     tx, ty, vx, vy, test_x, test_y = split(data, cfg, device)
-    torch.manual_seed(cfg.seed)
-    model = FCL().to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema = FCL().to(device)
-    ema.load_state_dict(model.state_dict())
-    ema.requires_grad_(False)
-    g = torch.Generator(device=device).manual_seed(cfg.seed)
-    augment = Augmenter(cfg.augment_config)
-    steps_per_epoch = math.ceil(len(tx) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    warmup_steps = max(1, int(cfg.warmup * steps_per_epoch))
-    middle_epoch = max(1, round(cfg.epochs / 4))
-    record = {"config": config_dict(cfg), "data": data.source, "epochs": [], "best_val": -1.0,
-              "best_epoch": 0, "elapsed_s": 0.0}
-    start_epoch = 0
-
-    state_path = out / "state.pt"
+    run = _new_run(data, cfg, device)
     if resume:
-        if not state_path.exists():
-            raise TrainError(f"--resume: no {state_path} to continue from")
-        state = safe_load(state_path)
-        if state.get("config") != config_dict(cfg):
-            raise TrainError(f"--resume: {state_path} was made with another config; use the same options")
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["opt"])
-        g.set_state(state["gen"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-        record = state["record"]
-        start_epoch = state["epoch"]
-        log(f"resuming {out} after epoch {start_epoch}/{cfg.epochs}")
-        if start_epoch >= cfg.epochs:
-            return record
+        _resume(run, out / "state.pt", cfg, device)
+        log(f"resuming {out} after epoch {run.epoch}/{cfg.epochs}")
+        if run.epoch >= cfg.epochs:
+            return run.record
     else:
-        atomic_save(model.state_dict(), out / "FIRST.pth")
-
-    def save_state(epoch: int) -> None:
-        atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                     "gen": g.get_state(), "torch_rng": torch.get_rng_state(), "record": record,
-                     "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                     "epoch": epoch, "config": config_dict(cfg)}, state_path)
-
-    model.train()
-    step = start_epoch * steps_per_epoch
-    for epoch in range(start_epoch, cfg.epochs):
+        atomic_save(run.model.state_dict(), out / "FIRST.pth")
+    steps_per_epoch = math.ceil(len(tx) / cfg.batch_size)
+    schedule = (steps_per_epoch, steps_per_epoch * cfg.epochs, max(1, int(cfg.warmup * steps_per_epoch)))
+    augment = Augmenter(cfg.augment_config)
+    run.model.train()
+    run.step = run.epoch * steps_per_epoch
+    while run.epoch < cfg.epochs:
         t0 = time.perf_counter()
-        perm = torch.randperm(len(tx), generator=g, device=device)
-        loss_sum = torch.zeros((), device=device)
-        for i in range(steps_per_epoch):
-            idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            xb, yb = tx[idx], ty[idx]
-            if cfg.augment:
-                xb = augment(xb, g)
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, total_steps, warmup_steps, cfg.lr)
-            loss = F.cross_entropy(model(standardise(xb), cfg.dropout), yb, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if cfg.ema:
-                with torch.no_grad():
-                    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - cfg.ema)
-            else:
-                ema.load_state_dict(model.state_dict())
-            loss_sum += loss.detach()
-            step += 1
-            if cfg.log_every and (step % cfg.log_every == 0 or step == total_steps):
-                log(f"Iteration [{step}/{total_steps} = {100 * step / total_steps:.0f}%], loss {loss.item():.4f}")
+        loss = _train_epoch(run, cfg, tx, ty, augment, schedule)
         train_s = time.perf_counter() - t0
-        metrics = {
-            "epoch": epoch + 1,
-            "loss": loss_sum.item() / steps_per_epoch,
-            "lr": opt.param_groups[0]["lr"],
-            "val_acc": accuracy(ema, vx, vy),
-            "test_acc": accuracy(ema, test_x, test_y),
-            "train_s": round(train_s, 2),
-        }
-        record["epochs"].append(metrics)
-        record["elapsed_s"] = round(record["elapsed_s"] + time.perf_counter() - t0, 2)
-        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {metrics['loss']:.4f}  val {metrics['val_acc']:.2f} %  "
+        metrics = {"epoch": run.epoch + 1, "loss": loss, "lr": run.opt.param_groups[0]["lr"],
+                   "val_acc": accuracy(run.ema, vx, vy), "test_acc": accuracy(run.ema, test_x, test_y),
+                   "train_s": round(train_s, 2)}
+        run.record["elapsed_s"] = round(run.record["elapsed_s"] + time.perf_counter() - t0, 2)
+        log(f"epoch {metrics['epoch']}/{cfg.epochs}: loss {loss:.4f}  val {metrics['val_acc']:.2f} %  "
             f"test {metrics['test_acc']:.2f} %  ({train_s:.1f} s)")
-        if metrics["val_acc"] >= record["best_val"] - val_noise(record["best_val"], len(vx)):
-            record["best_val"] = max(record["best_val"], metrics["val_acc"])
-            record["best_epoch"], record["test_acc"] = epoch + 1, metrics["test_acc"]
-            atomic_save(ema.state_dict(), out / "LAST.pth")
-        if epoch + 1 == middle_epoch:
-            atomic_save(ema.state_dict(), out / "MIDDLE.pth")
-        # Order matters for kill -9: weights first, then the state that says they are done, then the
-        # summary. A kill between two writes makes --resume redo this epoch, with the same result.
-        save_state(epoch + 1)
-        atomic_write_json(record, out / "run.json")
+        _end_epoch(run, cfg, out, metrics, len(vx))
         if on_epoch:
             on_epoch(metrics)
-    log(f"LAST.pth = epoch {record['best_epoch']} (validation within one standard error of the best, "
-        f"{record['best_val']:.2f} %), "
-        f"test accuracy {record['test_acc']:.2f} %")
-    return record
+    log(f"LAST.pth = epoch {run.record['best_epoch']} (validation within one standard error of the best, "
+        f"{run.record['best_val']:.2f} %), test accuracy {run.record['test_acc']:.2f} %")
+    return run.record
 
 
 __all__ = ["TrainConfig", "TrainError", "WriteError", "accuracy", "train", "to_ink"]
