@@ -90,8 +90,9 @@ class Reader:
         self.read(sheet, still=True)
         self.read(cv2.resize(sheet, None, fx=0.5, fy=0.5), still=True)
 
-    def read(self, frame: np.ndarray, still: bool = False) -> FrameResult:
-        """Read one frame. `still`: an independent image (no smoothing with the frames before)."""
+    def read(self, frame: np.ndarray, still: bool = False, t: float | None = None) -> FrameResult:
+        """Read one frame. `still`: an independent image (no smoothing with the frames before). `t`: when
+        it was seen, in seconds, for smoothing over time (without it frames count as 1/30 s apart)."""
         t0 = time.perf_counter()
         det = detect(frame, self.config)
         t1 = time.perf_counter()
@@ -143,15 +144,10 @@ class Reader:
         chosen: list[int] = []
         for segs, n in zip(options, expected):
             chosen += max(segs, key=lambda idx: self._score(idx, boxes, probs, n)) if len(segs) > 1 else segs[0]
-        s = 1.0 / det.scale
-        frame_boxes = [
-            (int(round(boxes[i][0] * s)), int(round(boxes[i][1] * s)), max(1, int(round(boxes[i][2] * s))),
-             max(1, int(round(boxes[i][3] * s))))
-            for i in chosen
-        ]
+        frame_boxes = [boxes[i] for i in chosen]
         p = probs[chosen]
         if self.smooth and not still:
-            ids, p = self.tracker.update(frame_boxes, p)
+            ids, p = self.tracker.update(frame_boxes, p, t)
         else:
             self.tracker.reset()
             ids = [-1] * len(chosen)

@@ -102,11 +102,15 @@ def test_a_paper_edge_touching_the_frame_border_is_not_a_digit(mnist, reader):
     assert [d.digit for d in res.digits] == [8]
 
 
-def test_light_on_dark_mode(mnist, reader):
+def test_light_writing_on_a_dark_board_is_recognised_by_itself(mnist, reader):
     frame = 255 - paper_with([mnist_digit(mnist, 5), mnist_digit(mnist, 1)])
-    assert [d.digit for d in reader.read(frame, still=True).digits] != [5, 1]  # the dark-on-light default
-    reader.config = DetectConfig(light_on_dark=True)
-    assert [d.digit for d in reader.read(frame, still=True).digits] == [5, 1]
+    res = reader.read(frame, still=True)
+    assert [d.digit for d in res.digits] == [5, 1] and res.detection.light_on_dark
+    reader.config = DetectConfig(light_on_dark=False)  # the override, forced the wrong way, reads nothing right
+    assert [d.digit for d in reader.read(frame, still=True).digits] != [5, 1]
+    page = paper_with([mnist_digit(mnist, 5), mnist_digit(mnist, 1)])
+    reader.config = DetectConfig()
+    assert not reader.read(page, still=True).detection.light_on_dark
 
 
 def test_generated_scenes_meet_the_detection_and_reading_targets(mnist, reader):

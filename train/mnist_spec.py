@@ -8,10 +8,13 @@ Any crop from the camera must reach the network in exactly this form, so every c
 
 from __future__ import annotations
 
+import functools
+
+import cv2
 import numpy as np
 import torch
 
-from train.resample import fit_centre
+from train.resample import fit_centre, jit, resize
 
 #: Mean and standard deviation of the MNIST training pixels scaled to [0, 1].
 MEAN = 0.1307
@@ -46,3 +49,73 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     The trainer uses it for the digits it synthesises; the app for every camera crop.
     """
     return fit_centre(np.ascontiguousarray(ink, dtype=np.float32), FIT, SIZE, CENTRE, INK_ON)
+
+
+def from_crop(ink: np.ndarray) -> np.ndarray:
+    """A crop of ink of any size and stroke (float, bright on black) as the 28x28 image the network reads.
+
+    The app makes every camera crop with this, and the trainer every synthetic sample that should look
+    like one: shrunk if large, strokes brought to MNIST's width, then fitted and centred (to_mnist).
+    """
+    return to_mnist(match_stroke(shrink(ink)))
+
+
+def shrink(ink: np.ndarray, side: int = 2 * FIT) -> np.ndarray:
+    """Area-average a large crop down to `side` px on its longer side (twice what to_mnist keeps).
+
+    Nothing the 20 px digit could show is lost, and the stroke matching that follows costs the same
+    for a 300 px marker digit as for a 30 px pencil one.
+    """
+    h, w = ink.shape
+    if max(h, w) <= side:
+        return ink
+    k = side / max(h, w)
+    return resize(np.ascontiguousarray(ink, dtype=np.float32), max(1, round(h * k)), max(1, round(w * k)))
+
+
+@jit
+def stroke_width(ink):  # pragma: no cover - compiled
+    """Mean width in pixels of the strokes of ink > 0.5: 2 x area / boundary pixels."""
+    h, w = ink.shape
+    area, inner = 0, 0
+    for y in range(h):
+        for x in range(w):
+            if ink[y, x] > 0.5:
+                area += 1
+                full = 0 < y < h - 1 and 0 < x < w - 1
+                if full:
+                    for yy in range(y - 1, y + 2):
+                        for xx in range(x - 1, x + 2):
+                            if ink[yy, xx] <= 0.5:
+                                full = False
+                if full:
+                    inner += 1
+    return 2.0 * area / max(1, area - inner)
+
+
+def match_stroke(ink: np.ndarray, target: float = STROKE) -> np.ndarray:
+    """Thicken or thin the strokes so that, once fitted to 20 px, they are as wide as MNIST's.
+
+    A pen, a marker and a brush give strokes from 1/30 to 1/5 of a digit's height; MNIST's are about
+    1/11 (1.85 px in 20). Without this, a camera digit reaches the network as a faint hairline, a
+    kind of image it never saw. Grey-level dilation (or erosion) with a disc at the crop's own
+    resolution keeps the soft edges; a fractional width is a blend of the two nearest discs. The
+    result is padded by a pixel more than it grew, so a thickened stroke is not cut at the crop's edge.
+    """
+    h, w = ink.shape
+    want = target * max(h, w, 1) / FIT  # the target width in this crop's pixels
+    d = (want - stroke_width(ink)) / 2  # grow (or shrink) each side by d pixels
+    if abs(d) < 0.25:
+        return ink
+    r = int(np.floor(abs(d)))
+    pad = r + 1
+    padded = cv2.copyMakeBorder(ink, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    op = cv2.dilate if d > 0 else cv2.erode
+    near = op(padded, _disc(r)) if r > 0 else padded
+    return cv2.addWeighted(near, 1.0 - (abs(d) - r), op(padded, _disc(r + 1)), abs(d) - r, 0.0)
+
+
+@functools.lru_cache(maxsize=16)
+def _disc(r: int) -> np.ndarray:
+    """OpenCV's elliptic structuring element of radius r."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))

@@ -1,0 +1,459 @@
+"""Stage 1a, ink: which pixels of a frame are writing, at the writing's own scale.
+
+Nothing here is tied to the frame's size. A first, coarse look at the frame measures how wide the
+strokes of the writing are and how tall its digits are; everything else follows from those two
+lengths:
+- the resolution the frame is searched at (strokes must stay a pixel or two wide there, and no finer is
+  needed: a marker digit filling the frame is searched at a few hundred pixels, a hairline one at full
+  resolution);
+- the paper's brightness, estimated by a morphological closing a few stroke widths wide. The closing
+  removes every dark mark narrower than its kernel (the writing) and follows whatever is wider:
+  gradients, vignetting, shadows. Too narrow a kernel and a marker's stroke counts as paper (a big
+  thick digit falls apart into its outline); too wide and a narrow shadow counts as ink;
+- which shapes are the size of writing at all.
+
+Ink is then "darker than the paper around it by a share of the paper's brightness" (the same under
+bright and dim light) and by several times the frame's sensor noise (grain in a dim room is not ink).
+
+Which way round the writing is (dark ink on light paper, or chalk on a board) is decided here as well:
+light-on-dark when reading the frame that way gives clearly more writing, and that writing is brighter
+than most of the frame.
+
+Printed lines (ruled, squared or dotted paper) are found as straight thin runs that cross a large part
+of the frame, and taken out of the ink, except where a stroke crosses them: there the ink is taller
+(or wider) than the line, and stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from train.resample import jit
+
+NOISE_SIGMAS = 5.0  # ink must be darker than the paper by this many standard deviations of the sensor noise
+COARSE_SIDE = 500  # the coarse look is taken at the first pyramid level whose longer side is at most this
+COARSE_KERNEL = 0.35  # its paper estimate spans this share of the shorter side: wider than any marker stroke
+SEARCH_STROKE = 1.5  # the search resolution keeps strokes at least this many pixels wide
+PAPER_STROKES = 2.5  # the paper estimate's kernel, in stroke widths
+INK_SHARE = 0.4  # a pixel of a shape is at least this share of the writing's typical darkness
+WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot
+LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame
+LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees)
+LIGHT_WINS = 2.0  # light-on-dark is chosen when it gives this many times more writing than dark-on-light
+
+
+@dataclass
+class Scale:
+    """The writing's own scale, in full-resolution pixels."""
+
+    stroke: float  # typical stroke width
+    height: float  # typical height of a shape of writing (a digit)
+    found: bool  # False: nothing writing-like was seen, the figures are defaults
+    contrast: float = 0.0  # typical darkness of the writing's shapes (0-1), 0 when none was seen
+
+
+@dataclass
+class Ink:
+    """The ink of one frame at its search level, and what was measured on the way."""
+
+    levels: list[np.ndarray]  # the ink image (dark writing on light paper) and its halvings
+    level: int  # the search level: `levels[level]` is the image the mask belongs to
+    paper: np.ndarray  # the paper's brightness at the search level
+    mask: np.ndarray  # uint8 0/255 ink pixels at the search level, printed lines taken out
+    lines: np.ndarray  # uint8 0/255 the printed-line pixels that were taken out
+    low: int  # darkness (0-255) a pixel needs to belong to a shape
+    high: int  # darkness some pixel of a shape must reach (hysteresis)
+    scale: Scale
+    light_on_dark: bool
+
+
+def to_8bit(frame: np.ndarray) -> np.ndarray:
+    """Any frame (grey, BGR, BGRA; 8 or 16 bit; float, NaN included) as 8-bit grey or BGR."""
+    if frame.dtype != np.uint8:
+        if frame.dtype == np.uint16:
+            frame = (frame >> 8).astype(np.uint8)
+        elif frame.dtype == np.bool_:
+            frame = frame.astype(np.uint8) * 255
+        elif np.issubdtype(frame.dtype, np.floating):
+            f = np.nan_to_num(frame.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+            frame = (np.clip(f, 0, 1) * 255).astype(np.uint8)
+        else:
+            frame = np.clip(frame, 0, 255).astype(np.uint8)
+    if frame.ndim == 3:
+        if frame.shape[2] == 4:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+        elif frame.shape[2] != 3:
+            frame = frame[:, :, 0]
+    return np.ascontiguousarray(frame)
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """Any frame as one 8-bit grey channel (for display and tests)."""
+    frame = to_8bit(frame)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+
+
+_MIN3 = np.ones((1, 3), np.uint8)
+
+
+def ink_channel(frame: np.ndarray) -> np.ndarray:
+    """The darkest of a pixel's three colour channels: red, blue or black ink are all dark in it.
+
+    In plain grey a red marker is barely darker than the paper; in the channel where it absorbs most
+    it is as dark as black ink. (An erosion along the interleaved row does the three-way minimum in
+    one fast pass.)
+    """
+    img = to_8bit(frame)
+    if img.ndim == 2:
+        return img
+    h, w = img.shape[:2]
+    m = cv2.erode(img.reshape(h, w * 3), _MIN3, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(m[:, ::3])
+
+
+#: Light writing on a dark board read as dark writing on light paper: brightness g becomes 24 x 255 / g.
+#: Not 255 - g: lighting multiplies brightness, and chalk twice as bright as the board must stay
+#: twice as "dark" relative to its background however dim the room, as ink does on paper. (Read the
+#: other way, 255 - g would turn the faint grain of a white page into strong "ink".)
+RECIPROCAL = np.array([round(255 * 24 / max(g, 24)) for g in range(256)], np.uint8)
+
+
+def reciprocal(img: np.ndarray) -> np.ndarray:
+    return cv2.LUT(img, RECIPROCAL)
+
+
+def pyramid(img: np.ndarray, smallest: int = 32) -> list[np.ndarray]:
+    """The image and its halvings (area-averaged) down to a shorter side of `smallest` pixels."""
+    out = [img]
+    while min(out[-1].shape) >= 2 * smallest:
+        h, w = out[-1].shape
+        out.append(cv2.resize(out[-1], (w // 2, h // 2), interpolation=cv2.INTER_AREA))
+    return out
+
+
+def coarse_level(levels: list[np.ndarray]) -> int:
+    for k, img in enumerate(levels):
+        if max(img.shape) <= COARSE_SIDE:
+            return k
+    return len(levels) - 1
+
+
+def noise_sigma(gray: np.ndarray) -> float:
+    """The sensor noise's standard deviation in grey levels, from the median difference between
+    horizontal neighbours on every 8th row (a median: the writing's edges are too few to move it)."""
+    if gray.shape[1] < 2:
+        return 0.0
+    return _median_u8(cv2.absdiff(gray[::8, 1:], gray[::8, :-1])) / 0.954  # median of |N(0, 2 s^2)| = 0.954 s
+
+
+@jit
+def _median_u8(values):  # pragma: no cover - compiled
+    hist = np.zeros(256, np.int64)
+    for y in range(values.shape[0]):
+        for x in range(values.shape[1]):
+            hist[values[y, x]] += 1
+    half, seen = (values.size + 1) // 2, 0
+    for level in range(256):
+        seen += hist[level]
+        if seen >= half:
+            return level
+    return 0
+
+
+def paper_map(gray: np.ndarray, kernel: int) -> np.ndarray:
+    """The paper's brightness under each pixel: the image with every dark mark narrower than `kernel` removed."""
+    k = max(3, int(kernel) | 1)
+    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    return cv2.max(paper, 16)  # a black frame has no paper to compare with: nothing counts as ink
+
+
+def darkness(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """uint8 (paper - gray) / paper: 0 on paper, 255 for black ink, the same under any light."""
+    return cv2.divide(cv2.subtract(paper, gray), paper, scale=255)
+
+
+def texture_level(dark: np.ndarray) -> int:
+    """The darkness the paper's own texture reaches (median + 4 robust standard deviations of the
+    darkness of every 4th pixel: the paper is the majority). A paper estimate this wide takes the
+    brightest grain of a large patch as "the paper", so grained paper and cardboard look inked all over.
+    """
+    sample = np.ascontiguousarray(dark[::4, ::4])
+    med = _median_u8(sample)
+    spread = _median_u8(cv2.absdiff(sample, np.full_like(sample, med)))
+    return int(med + 4 * 1.4826 * spread)
+
+
+def ink_mask(gray: np.ndarray, paper: np.ndarray, share: float, floor: int) -> np.ndarray:
+    """Pixels darker than the paper by `share` of its brightness and by `floor` grey levels."""
+    limit = cv2.convertScaleAbs(paper, alpha=1.0 - share)
+    if floor > 0:
+        limit = cv2.min(limit, cv2.subtract(paper, floor))
+    return cv2.compare(gray, limit, cv2.CMP_LT)
+
+
+@dataclass
+class _Shapes:
+    """Connected shapes of a mask with what the scale and polarity decisions need."""
+
+    count: int
+    stats: np.ndarray  # cv2 connectedComponentsWithStats rows (x, y, w, h, area); row 0 is the background
+    stroke: np.ndarray  # mean stroke width of each shape (2 x area / boundary pixels)
+    strong: np.ndarray  # pixels of each shape that pass the high threshold
+    core_stroke: np.ndarray  # mean width of those pixels' strokes (without the soft rim the low threshold adds)
+    core: np.ndarray  # the largest distance from a pixel of the shape to its edge
+    dark: np.ndarray  # mean darkness of each shape (0-255)
+
+
+def _shapes(mask: np.ndarray, dark: np.ndarray, strong: int, n: int, labels: np.ndarray, stats: np.ndarray,
+            ) -> _Shapes:
+    inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    boundary = np.bincount(labels[cv2.subtract(mask, inner) > 0], minlength=n)
+    stroke = 2.0 * stats[:, cv2.CC_STAT_AREA] / np.maximum(boundary, 1)
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    n_strong, core, total = _per_shape(labels, dark, dist, n, strong)
+    sure = cv2.threshold(dark, strong - 1, 255, cv2.THRESH_BINARY)[1]
+    sure_edge = cv2.subtract(sure, cv2.erode(sure, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))))
+    core_stroke = 2.0 * n_strong / np.maximum(np.bincount(labels[sure_edge > 0], minlength=n), 1)
+    return _Shapes(n, stats, stroke, n_strong, core_stroke, core, total / np.maximum(stats[:, cv2.CC_STAT_AREA], 1))
+
+
+@jit
+def _per_shape(labels, dark, dist, n, strong):  # pragma: no cover - compiled
+    """Per label: pixels at least `strong` dark, the largest distance to the edge, the summed darkness."""
+    n_strong = np.zeros(n, np.int64)
+    core = np.zeros(n, np.float32)
+    total = np.zeros(n, np.float64)
+    for y in range(labels.shape[0]):
+        for x in range(labels.shape[1]):
+            k = labels[y, x]
+            if k > 0:
+                d = dark[y, x]
+                total[k] += d
+                if d >= strong:
+                    n_strong[k] += 1
+                if dist[y, x] > core[k]:
+                    core[k] = dist[y, x]
+    return n_strong, core, total
+
+
+def _writing(sh: _Shapes, shape: tuple[int, int]) -> np.ndarray:
+    """Which shapes look like writing: drawn with a pen, partly clearly ink, clear of the frame's
+    border (paper edges and shadows reach it), and not faint next to the rest.
+
+    Drawn with a pen: several stroke widths tall, and no part of it much wider than its mean stroke
+    (a stroke's middle is half its width from the edge; a blot's, a shadow's or a filled shape's
+    middle is as far from the edge as its mean "width" says). Faint: a shadow is a shade darker than
+    the paper, ink several shades; a shape at under half the darkness of the frame's clearest
+    writing is shade, not writing.
+    """
+    H, W = shape
+    x, y, w, h = (sh.stats[:, k] for k in range(4))
+    edge = (x <= 0) | (y <= 0) | (x + w >= W) | (y + h >= H)
+    pen = (h >= WRITING_SHAPE * sh.stroke) & (sh.core <= 0.8 * sh.stroke + 1)
+    ok = (sh.strong > 0) & (h >= 3) & pen & ~edge
+    ok[0] = False
+    if ok.any():
+        ok &= sh.dark >= 0.5 * np.percentile(sh.dark[ok], 90)
+    return ok
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, floor: int,
+                  ) -> tuple[Scale, float, np.ndarray]:
+    """The writing's scale from a coarse image (`factor` full-resolution pixels per pixel), how much
+    clearly-inked writing it holds, and the mask of that writing.
+
+    The paper estimate here spans a third of the frame, so that even a marker digit filling the frame
+    keeps its strokes; shadows and vignetting that this wide a kernel mistakes for ink make shapes
+    that touch the border or are blots, not pen strokes, and are left out, and ink must stand out
+    of the paper's texture. Each shape's weight is its
+    clearly-inked area, so that a large digit outweighs a page of small print.
+    """
+    paper = paper_map(gray, COARSE_KERNEL * min(gray.shape))
+    dark = darkness(gray, paper)
+    grain = texture_level(dark)
+    mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1])
+    mask, _ = remove_lines(mask)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    sh = _shapes(mask, dark, max(round(255 * strong), grain + round(255 * (strong - share))), n, labels, stats)
+    ok = _writing(sh, gray.shape)
+    if not ok.any():
+        return Scale(2.0, 0.0, False), 0.0, np.zeros_like(mask)
+    weight = sh.strong[ok].astype(np.float64)
+    stroke = _weighted_median(sh.core_stroke[ok], weight) * factor
+    height = _weighted_median(sh.stats[ok, cv2.CC_STAT_HEIGHT].astype(np.float64), weight) * factor
+    contrast = _weighted_median(sh.dark[ok], weight) / 255
+    return Scale(stroke, height, True, contrast), float(weight.sum()) * factor * factor, ok[labels].view(np.uint8)
+
+
+def search_level(scale: Scale, coarse: int) -> int:
+    """The coarsest pyramid level at which the strokes are still SEARCH_STROKE pixels wide.
+
+    A stroke measured at the coarse level's two-pixel floor may be thinner than that: then one level
+    finer, so that a hairline is not lost.
+    """
+    if not scale.found:
+        return max(0, coarse - 1)
+    level = int(np.floor(np.log2(max(scale.stroke, 1.0) / SEARCH_STROKE)))
+    if scale.stroke <= 2.2 * 2**coarse:
+        level -= 1
+    return int(np.clip(level, 0, coarse))
+
+
+def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dark: bool | None = None) -> Ink:
+    """The ink of a frame: polarity, scale, search level, paper, mask and printed lines (see the module doc)."""
+    base = ink_channel(frame)
+    noise = noise_sigma(base)
+    share = threshold * low_ratio
+    levels = pyramid(base)
+    c = coarse_level(levels)
+    floor = round(NOISE_SIGMAS * noise / 2**c)  # area averaging divides the noise by 2 per level
+    scale, amount, _ = measure_scale(levels[c], 2.0**c, share, threshold, floor)
+    if light_on_dark is None:
+        light_scale, light_amount, light_writing = measure_scale(reciprocal(levels[c]), 2.0**c, share, threshold, floor)
+        light_on_dark = light_amount > LIGHT_WINS * amount and _stands_out(levels[c], light_writing)
+        if light_on_dark:
+            scale = light_scale
+    elif light_on_dark:
+        scale, _, _ = measure_scale(reciprocal(levels[c]), 2.0**c, share, threshold, floor)
+    if light_on_dark:
+        levels = pyramid(reciprocal(base))
+    level = search_level(scale, c)
+    gray = levels[level]
+    f = 2.0**level
+    paper = paper_map(gray, max(5.0, PAPER_STROKES * scale.stroke / f + 2))
+    floor = round(NOISE_SIGMAS * noise / f)
+    # Relative to the writing's own darkness: a shadow a quarter darker than the paper is nothing
+    # next to a black marker, and a good part of a pencil stroke.
+    share = max(share, INK_SHARE * scale.contrast)
+    mask, lines = remove_lines(ink_mask(gray, paper, share, floor))
+    low, high = round(255 * share), round(255 * max(threshold, share))
+    return Ink(levels, level, paper, mask, lines, low, high, scale, light_on_dark)
+
+
+def _stands_out(gray: np.ndarray, writing: np.ndarray) -> bool:
+    """Whether light "writing" is brighter than three quarters of the frame, as chalk on a board is.
+
+    Read the wrong way round, a sheet of paper gives light "writing" too: the paper between its
+    printed lines, or next to a dark table. But that is the paper itself, as bright as most of the frame.
+    """
+    inside = gray[writing > 0]
+    return inside.size > 0 and float(np.median(inside)) > float(np.percentile(gray, 75)) + 8
+
+
+def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Take printed lines (ruled, squared, dotted paper) out of an ink mask: (mask without them, lines).
+
+    A line is a straight run, tilted by at most LINE_TILT, crossing LINE_SPAN of the frame. Found for
+    rows and, on the transposed mask, for columns. Where a stroke crosses a line the ink there is
+    taller than the line is thick, and stays, so a digit written across a line remains one shape.
+    """
+    lines = np.zeros_like(mask)
+    out = mask
+    for transpose in (False, True):
+        m = cv2.transpose(out) if transpose else out
+        found = _line_pixels(m)
+        if found is None:
+            continue
+        keep_cross = _crossings(m, found)
+        removed = cv2.subtract(found, keep_cross)
+        if transpose:
+            removed = cv2.transpose(removed)
+        out = cv2.subtract(out, removed)
+        lines = cv2.max(lines, removed)
+    return out, lines
+
+
+def _line_pixels(mask: np.ndarray) -> np.ndarray | None:
+    """Pixels of near-horizontal lines crossing LINE_SPAN of the mask's width, or None.
+
+    Runs along a tilted line are short steps; dilating the mask by a pixel up and down first makes the
+    steps overlap, and a short opening along the rows then keeps only what is line-like locally. Of
+    those pieces, the ones that join into something long and thin are lines. Gaps of a dotted line
+    are bridged by a closing along the rows first.
+    """
+    H, W = mask.shape
+    if W < 16 or H < 3:
+        return None
+    step = max(5, int(3 / LINE_TILT))  # a 3-px-thick tilted line gives runs at least this long
+    across = cv2.dilate(mask, np.ones((3, 1), np.uint8))
+    bridged = cv2.morphologyEx(across, cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8))
+    runs = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, np.ones((1, step), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    x, y, w, h, area = (stats[:, k] for k in range(5))
+    thick = area / np.maximum(w, 1)  # mean thickness along the run
+    long = np.flatnonzero((w >= LINE_SPAN * W) & (h <= LINE_TILT * w + 3 * thick + 4))
+    long = [i for i in long if i > 0 and _straight(labels, i, stats[i], thick[i])]
+    if not long:
+        return None
+    # A printed line runs on to the frame's border; where the sheet ends inside the frame, its lines
+    # come as a family of the same length and thickness. A digit's long stroke does neither.
+    border = {i for i in long if x[i] <= 2 or x[i] + w[i] >= W - 2}
+    family = {i for i in long
+              if sum(abs(w[j] - w[i]) <= 0.25 * w[i] and abs(thick[j] - thick[i]) <= 0.5 * thick[i] + 1
+                     for j in long) >= 3}
+    chosen = np.zeros(n, bool)
+    chosen[list(border | family)] = True
+    if not chosen.any():
+        return None
+    return cv2.bitwise_and(chosen[labels].astype(np.uint8) * 255, mask)
+
+
+def _straight(labels: np.ndarray, i: int, stat: np.ndarray, thick: float) -> bool:
+    """Whether component `i` is a straight band: its spread across its own main axis is no more than
+    a band of its thickness has (a digit's long stroke bends)."""
+    x, y, w, h = (int(v) for v in stat[:4])
+    m = cv2.moments((labels[y : y + h, x : x + w] == i).view(np.uint8), binaryImage=True)
+    if m["m00"] <= 0:
+        return False
+    a, b, c = m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"]
+    across = (a + b) / 2 - np.sqrt(((a - b) / 2) ** 2 + c * c)  # the smaller variance
+    return float(np.sqrt(max(across, 0.0))) <= 0.4 * thick + 1.0
+
+
+def _crossings(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Line pixels where the ink runs across the line for longer than the line is thick (a stroke crossing it)."""
+    ys, xs = np.nonzero(lines)
+    if ys.size == 0:
+        return lines
+    return _tall_runs(mask, lines, _line_thickness(mask, lines))
+
+
+@jit
+def _vertical_runs(mask, ys, xs):  # pragma: no cover - compiled
+    """Length of the vertical run of mask pixels through each (ys[i], xs[i])."""
+    H = mask.shape[0]
+    out = np.empty(ys.size, np.int64)
+    for i in range(ys.size):
+        y, x = ys[i], xs[i]
+        a = y
+        while a > 0 and mask[a - 1, x]:
+            a -= 1
+        b = y
+        while b + 1 < H and mask[b + 1, x]:
+            b += 1
+        out[i] = b - a + 1
+    return out
+
+
+def _line_thickness(mask: np.ndarray, lines: np.ndarray) -> float:
+    ys, xs = np.nonzero(lines)
+    runs = _vertical_runs(mask, ys.astype(np.int64), xs.astype(np.int64))
+    return float(np.median(runs))
+
+
+def _tall_runs(mask: np.ndarray, lines: np.ndarray, thickness: float) -> np.ndarray:
+    ys, xs = np.nonzero(lines)
+    runs = _vertical_runs(mask, ys.astype(np.int64), xs.astype(np.int64))
+    out = np.zeros_like(lines)
+    tall = runs > 1.6 * thickness + 1
+    out[ys[tall], xs[tall]] = 255
+    return out
