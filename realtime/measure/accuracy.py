@@ -3,20 +3,26 @@
     python -m realtime.measure.accuracy --photos ../shared/data/photos     # labelled camera photos
     python -m realtime.measure.accuracy --scenes 300                       # generated scenes (needs MNIST)
     python -m realtime.measure.accuracy --photos ../shared/data/photos --conditions   # + blur, noise, dim light...
+    python -m realtime.measure.accuracy --wild                             # generated photos, per condition
 
-Both run the real Reader, frame by frame, and match its boxes to the truth: a box matches a true digit
+All run the real Reader, frame by frame, and match its boxes to the truth: a box matches a true digit
 when its centre lies inside the true box or the true centre inside it (labelled boxes are rough),
 closest pair first. Reported: found (recall), extra boxes (precision), read right (digit accuracy over
 all true digits: a missed or "?" digit counts as wrong), and lines read exactly.
 Photos are reduced so that the longer side is at most 1280 px, like a webcam frame, and read as the
 folder source reads them (sorted by name, each image on its own).
+`--wild` generates camera-like frames of MNIST test digits for each capture condition of
+realtime.measure.wild (ruled paper, thick marker, hard shadows, chalk on a board...) and reports each
+condition on its own line: digits, found, read right, extra boxes (count and share of the digits).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,6 +114,68 @@ def score_scenes(reader: Reader, scenes, still: bool = True) -> Score:
     return score
 
 
+def score_wild(reader: Reader, digits, conditions: list[str], per: int, seed: int = 0,
+               examples: Path | None = None) -> tuple[dict[str, Score], float, float]:
+    """Read `per` generated frames of each condition; the score per condition and the seconds spent
+    generating and reading. With `examples`, the first frames of each condition are written there as
+    PNGs with their truth drawn."""
+    from realtime.measure.wild import draw_truth, iter_wild
+
+    scores: dict[str, Score] = {}
+    make_s = read_s = 0.0
+    for name in conditions:
+        frames = iter_wild(name, per, digits, seed)
+        score = Score()
+        for k in range(per):
+            t0 = time.perf_counter()
+            sc = next(frames)
+            t1 = time.perf_counter()
+            res = reader.read(sc.image, still=True)
+            read_s += time.perf_counter() - t1
+            make_s += t1 - t0
+            score.add(f"{name} #{k}", [d.box for d in res.digits], [d.symbol for d in res.digits],
+                      [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+            if examples is not None and k < EXAMPLES:
+                examples.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(examples / f"{_slug(name)}_{k}.png"), draw_truth(sc))
+        scores[name] = score
+    return scores, make_s, read_s
+
+
+EXAMPLES = 3  # frames per condition that --save-examples writes
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def wild_summary(score: Score) -> dict:
+    s = score.summary()
+    return {**s, "extra_pct": round(100.0 * s["extra"] / max(1, s["digits"]), 2)}
+
+
+def total_score(scores) -> Score:
+    """The scores added up (errors left out)."""
+    total = Score()
+    for score in scores:
+        for f in ("truth", "found", "right", "boxes", "lines", "lines_right"):
+            setattr(total, f, getattr(total, f) + getattr(score, f))
+    return total
+
+
+def report_wild(scores: dict[str, Score], per: int, make_s: float, read_s: float) -> None:
+    """One line per condition, then the total."""
+    width = max(len(n) for n in [*scores, "condition"])
+    print(f"wild scenes, {per} frames per condition")
+    print(f"{'condition':{width}s}  digits  found %  read right %  extra boxes (n, % of digits)")
+    for name, score in [*scores.items(), ("total", total_score(scores.values()))]:
+        s = wild_summary(score)
+        print(f"{name:{width}s}  {s['digits']:6d}  {s['recall']:7.1f}  {s['accuracy']:12.1f}  "
+              f"{s['extra']:5d} ({s['extra_pct']:.1f} %)")
+    frames = per * len(scores)
+    print(f"generated {frames} frames in {make_s:.1f} s, read them in {read_s:.1f} s")
+
+
 def report(what: str, score: Score, errors: bool) -> None:
     s = score.summary()
     print(f"{what}: {s['digits']} digits: found {s['recall']} %, read right {s['accuracy']} %, "
@@ -116,9 +184,7 @@ def report(what: str, score: Score, errors: bool) -> None:
         print("\n".join(score.errors))
 
 
-def main(argv: list[str] | None = None) -> int:
-    from realtime.reader import build_reader  # the same reader the app builds
-
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m realtime.measure.accuracy", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--photos", type=Path, help="folder of photos with labels.json")
@@ -131,47 +197,90 @@ def main(argv: list[str] | None = None) -> int:
                    help="score the tutorial-style pipeline (Otsu, boxes stretched to 28x28) on the photos instead")
     p.add_argument("--conditions", action="store_true",
                    help="read the photos again under each capture condition of CONDITIONS (blur, noise, dim...)")
+    p.add_argument("--wild", action="store_true",
+                   help="read generated photos of each capture condition (realtime.measure.wild; needs MNIST)")
+    p.add_argument("--per", type=int, default=40, help="--wild: frames per condition (default 40)")
+    p.add_argument("--condition", action="extend", nargs="+", metavar="NAME",
+                   help="--wild: only these conditions (default: all, in order)")
+    p.add_argument("--save-examples", type=Path, metavar="DIR",
+                   help=f"--wild: write the first {EXAMPLES} frames of each condition there, truth drawn")
     p.add_argument("--json", action="store_true")
+    return p
+
+
+def _photos(args: argparse.Namespace, reader: Reader, out: dict) -> None:
+    naive = None
+    if args.naive:
+        from realtime.measure.bench import NaiveReader
+        from realtime.reader import DEFAULT_WEIGHTS
+        from train.checkpoint import load_weights
+
+        naive = NaiveReader(load_weights(args.weights or DEFAULT_WEIGHTS))
+    score, per = score_photos(reader, args.photos, naive)
+    out["photos"] = {**score.summary(), "per_photo": per}
+    if not args.json:
+        for name, r in per.items():
+            print(f"{name:34s} {r['found']:3d}/{r['digits']:3d} found  {r['read_right']:3d} right  "
+                  f"{r['extra']:2d} extra")
+        report("photos", score, args.errors)
+    if args.conditions:
+        out["conditions"] = {}
+        for name in CONDITIONS:
+            r = score_photos(reader, args.photos, condition=name)[0].summary()
+            out["conditions"][name] = r
+            if not args.json:
+                print(f"  {name:30s} found {r['recall']:6.2f} %  read right {r['accuracy']:6.2f} %  "
+                      f"{r['extra']:3d} extra")
+
+
+def _scenes(args: argparse.Namespace, reader: Reader, out: dict) -> None:
+    from realtime.measure.scene import MnistDigits, make_scene
+
+    rng = np.random.default_rng(args.seed)
+    digits = MnistDigits.test_set(args.data_dir)
+    score = score_scenes(reader, (make_scene(rng, digits) for _ in range(args.scenes)))
+    out["scenes"] = score.summary()
+    if not args.json:
+        report(f"scenes ({args.scenes} frames)", score, args.errors)
+
+
+def _wild(args: argparse.Namespace, reader: Reader, out: dict) -> None:
+    from realtime.measure.scene import MnistDigits
+    from realtime.measure.wild import CONDITIONS as WILD
+
+    digits = MnistDigits.test_set(args.data_dir)
+    names = [c for c in WILD if c in args.condition] if args.condition else list(WILD)
+    scores, make_s, read_s = score_wild(reader, digits, names, args.per, args.seed, args.save_examples)
+    out["wild"] = {"per": args.per, "seed": args.seed, "generate_s": round(make_s, 2), "read_s": round(read_s, 2),
+                   "conditions": {n: wild_summary(s) for n, s in scores.items()},
+                   "total": wild_summary(total_score(scores.values()))}
+    if not args.json:
+        report_wild(scores, args.per, make_s, read_s)
+        if args.errors:
+            print("\n".join(e for s in scores.values() for e in s.errors))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from realtime.reader import build_reader  # the same reader the app builds
+
+    p = _parser()
     args = p.parse_args(argv)
     if args.conditions and not args.photos:
         p.error("--conditions goes with --photos DIR")
-    if not args.photos and not args.scenes:
-        p.error("give --photos DIR and/or --scenes N")
+    if not args.photos and not args.scenes and not args.wild:
+        p.error("give --photos DIR, --scenes N and/or --wild")
+    if args.condition:
+        from realtime.measure.wild import CONDITIONS as WILD
+
+        unknown = [c for c in args.condition if c not in WILD]
+        if unknown:
+            p.error(f"unknown condition {unknown[0]!r}; one of: {', '.join(WILD)}")
     reader, _ = build_reader(args.weights, "cpu")
     out: dict = {}
     try:
-        if args.photos:
-            naive = None
-            if args.naive:
-                from realtime.measure.bench import NaiveReader
-                from realtime.reader import DEFAULT_WEIGHTS
-                from train.checkpoint import load_weights
-
-                naive = NaiveReader(load_weights(args.weights or DEFAULT_WEIGHTS))
-            score, per = score_photos(reader, args.photos, naive)
-            out["photos"] = {**score.summary(), "per_photo": per}
-            if not args.json:
-                for name, r in per.items():
-                    print(f"{name:34s} {r['found']:3d}/{r['digits']:3d} found  {r['read_right']:3d} right  "
-                          f"{r['extra']:2d} extra")
-                report("photos", score, args.errors)
-            if args.conditions:
-                out["conditions"] = {}
-                for name in CONDITIONS:
-                    r = score_photos(reader, args.photos, condition=name)[0].summary()
-                    out["conditions"][name] = r
-                    if not args.json:
-                        print(f"  {name:30s} found {r['recall']:6.2f} %  read right {r['accuracy']:6.2f} %  "
-                              f"{r['extra']:3d} extra")
-        if args.scenes:
-            from realtime.measure.scene import MnistDigits, make_scene
-
-            rng = np.random.default_rng(args.seed)
-            digits = MnistDigits.test_set(args.data_dir)
-            score = score_scenes(reader, (make_scene(rng, digits) for _ in range(args.scenes)))
-            out["scenes"] = score.summary()
-            if not args.json:
-                report(f"scenes ({args.scenes} frames)", score, args.errors)
+        for wanted, run in ((args.photos, _photos), (args.scenes, _scenes), (args.wild, _wild)):
+            if wanted:
+                run(args, reader, out)
     except Exception as e:  # a missing data set or unreadable photo: say which, without a traceback
         print(f"error: {e}", file=sys.stderr)
         return 2

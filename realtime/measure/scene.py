@@ -13,6 +13,8 @@ every frame has its own noise; the truth moves with it.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,22 +38,26 @@ class Scene:
 
 
 class MnistDigits:
-    """Digits from an MNIST array (uint8 (N, 28, 28), labels (N,))."""
+    """Digits from an MNIST array (uint8 (N, 28, 28), labels (N,)); `split` says which part of MNIST."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
-        self.images, self.labels = images, labels
+    def __init__(self, images: np.ndarray, labels: np.ndarray, split: str | None = None) -> None:
+        self.images, self.labels, self.split = images, labels, split
 
     @classmethod
     def test_set(cls, data_dir: str | Path | None = None) -> MnistDigits:
         from train.data import load_mnist
 
         d = load_mnist(data_dir, download=False)
-        return cls(d.test_x.numpy(), d.test_y.numpy())
+        return cls(d.test_x.numpy(), d.test_y.numpy(), split="test")
 
     def sample(self, rng: np.random.Generator, digit: int) -> np.ndarray:
         """Ink in [0, 1], tight crop, ~4x MNIST resolution."""
         choices = np.flatnonzero(self.labels == digit)
-        img = self.images[rng.choice(choices)].astype(np.float32) / 255.0
+        return self.ink(int(rng.choice(choices)))
+
+    def ink(self, index: int) -> np.ndarray:
+        """Image `index` as ink in [0, 1], tight crop, ~4x MNIST resolution."""
+        img = self.images[index].astype(np.float32) / 255.0
         big = cv2.resize(img, (112, 112), interpolation=cv2.INTER_CUBIC)
         return _tight(np.clip(big, 0, 1))
 
@@ -125,19 +131,36 @@ def _paper(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     tint = base * (1 + rng.uniform(-0.06, 0.06, 3))
     tex = cv2.resize(rng.normal(0, 1, (h // 8 + 1, w // 8 + 1)).astype(np.float32), (w, h),
                      interpolation=cv2.INTER_CUBIC) * rng.uniform(1, 5)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = (tint[None, None, :] + tex[..., None]) * light_ramp(rng, w, h, (0.1, 0.5))[..., None]
+    if rng.random() < 0.5:
+        img *= soft_shadow(rng, w, h)[..., None]
+    return img
+
+
+def light_ramp(rng: np.random.Generator, w: int, h: int, strength: tuple[float, float]) -> np.ndarray:
+    """Light falling linearly across the sheet in a random direction, by a share drawn from `strength`."""
+    xx, yy = pixel_coords(w, h)
     ang = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(ang) * (xx / w - 0.5) + np.sin(ang) * (yy / h - 0.5))
-    light = 1 + ramp * rng.uniform(0.1, 0.5)
-    img = (tint[None, None, :] + tex[..., None]) * light[..., None]
-    if rng.random() < 0.5:  # a shadow: a soft-edged polygon darker by 15-40 %
-        mask = np.zeros((h, w), np.float32)
-        pts = np.array([[rng.uniform(-0.2, 1.2) * w, rng.uniform(-0.2, 1.2) * h] for _ in range(4)], np.int32)
-        cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1.0)
-        k = int(rng.uniform(0.02, 0.08) * w) * 2 + 1
-        mask = cv2.GaussianBlur(mask, (k, k), 0)
-        img *= (1 - rng.uniform(0.15, 0.4) * mask)[..., None]
-    return img
+    return 1 + ramp * rng.uniform(*strength)
+
+
+@functools.lru_cache(maxsize=8)
+def pixel_coords(w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of every pixel of a w x h image (float32, read-only; kept, as every frame needs them)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx.flags.writeable = yy.flags.writeable = False
+    return xx, yy
+
+
+def soft_shadow(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """A factor on the light: a soft-edged polygon darker by 15-40 % (something far from the sheet)."""
+    mask = np.zeros((h, w), np.float32)
+    pts = np.array([[rng.uniform(-0.2, 1.2) * w, rng.uniform(-0.2, 1.2) * h] for _ in range(4)], np.int32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1.0)
+    k = int(rng.uniform(0.02, 0.08) * w) * 2 + 1
+    mask = cv2.GaussianBlur(mask, (k, k), 0)
+    return 1 - rng.uniform(0.15, 0.4) * mask
 
 
 def _layout(rng: np.random.Generator, n: int, w: int, h: int) -> list[list[list[int]]]:
@@ -177,6 +200,7 @@ class Page:
     lines: list[str]
     blur: float
     noise: float
+    outlines: list[np.ndarray] | None = None  # per digit, points around its ink (page px), when known
 
     def random_view(self, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
         """A homography for a slightly tilted camera: corners moved by up to 3 % of the frame."""
@@ -196,12 +220,17 @@ class Page:
         digits = []
         for t in self.digits:
             x, y, bw, bh = t.box
-            corners = np.float32([[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]]).reshape(-1, 1, 2)
-            p = cv2.perspectiveTransform(corners, view).reshape(-1, 2)
-            x0, y0 = np.floor(p.min(0)).astype(int)
-            x1, y1 = np.ceil(p.max(0)).astype(int)
-            digits.append(Truth((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), t.digit))
+            corners = np.float32([[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]])
+            digits.append(Truth(box_around(cv2.perspectiveTransform(corners.reshape(-1, 1, 2), view)), t.digit))
         return Scene(img, digits, list(self.lines))
+
+
+def box_around(points: np.ndarray) -> Box:
+    """The smallest whole-pixel box around points (any shape ending in 2: x, y)."""
+    p = np.asarray(points, np.float32).reshape(-1, 2)
+    x0, y0 = np.floor(p.min(0)).astype(int)
+    x1, y1 = np.ceil(p.max(0)).astype(int)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
 def make_page(
@@ -210,22 +239,87 @@ def make_page(
     n_digits: int | None = None,
     size: tuple[int, int] = (640, 480),
     digit_height: tuple[float, float] = (0.06, 0.2),
+    paper: Callable[[np.random.Generator, int, int], np.ndarray] | None = None,
+    pen: Callable[[np.random.Generator], Pen] | None = None,
 ) -> Page:
-    """A sheet with digits; `digit_height` is the range of digit heights as a fraction of the frame's."""
+    """A sheet with digits; `digit_height` is the range of digit heights as a fraction of the frame's.
+
+    `paper(rng, w, h)` makes the blank sheet and `pen(rng)` the pen that writes on it (default: the
+    lit paper of `_paper` and `Pen`, from fine pen to marker); the wild scenes bring their own.
+    """
     w, h = size
     n = int(n_digits if n_digits is not None else rng.integers(1, 11))
-    img = _paper(rng, w, h)
+    img = (paper or _paper)(rng, w, h)
     rows = _layout(rng, n, w, h)
+    dh = _digit_height(rng, rows, w, h, digit_height)
+    writer = (pen or Pen)(rng)
+    truths, outlines = _write_rows(rng, img, rows, dh, source, writer)
+    # The lines are what was actually drawn, read back from the truth in reading order.
+    from realtime.track import read_lines
+
+    lines = read_lines([t.box for t in truths], [str(t.digit) for t in truths])
+    return Page(img.astype(np.float32), truths, lines, blur=float(rng.uniform(0, 1.2)),
+                noise=float(rng.uniform(1, 7)), outlines=outlines)
+
+
+def _digit_height(rng: np.random.Generator, rows: list[list[list[int]]], w: int, h: int,
+                  digit_height: tuple[float, float]) -> float:
+    """The page's digit height in px: as large as fits (rows and the longest row), within `digit_height`."""
     longest = max(sum(len(num) for num in row) + 1.2 * (len(row) - 1) for row in rows)
-    # Digit height: as large as fits (rows and the longest row), within 6-20 % of the frame height.
     fit_h = min(0.8 * w / (longest * 0.95), 0.75 * h / (len(rows) * 1.7))
     lo, hi = digit_height
-    dh = float(np.clip(rng.uniform(lo, hi) * h, lo * h, max(lo * h, fit_h)))
+    return float(np.clip(rng.uniform(lo, hi) * h, lo * h, max(lo * h, fit_h)))
+
+
+class Pen:
+    """Writes one digit: makes its ink at the page's scale (`glyph`) and lays it on the sheet (`lay`).
+
+    This one keeps the sample's own strokes, thickened or thinned a little (pen to marker), in dark or
+    blue ink over paper whose light is already in it. The wild scenes' pens (realtime.measure.wild)
+    redraw the strokes at a chosen width and ink on unlit paper.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.colour = _ink_colour(rng)
+
+    def glyph(self, rng: np.random.Generator, source: MnistDigits | FontDigits, digit: int, dh: float) -> np.ndarray:
+        """Ink in [0, 1] for `digit`, about `dh` px tall."""
+        ink = source.sample(rng, digit)
+        th = dh * rng.uniform(0.85, 1.1)
+        s = th / ink.shape[0]
+        tw = max(2, int(round(ink.shape[1] * s)))
+        th_i = max(2, int(round(th)))
+        glyph = cv2.resize(ink, (tw, th_i), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+        stroke = rng.uniform(-0.015, 0.02) * th  # pen to marker
+        r = int(round(abs(stroke)))
+        if r:
+            kern = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            pad = cv2.copyMakeBorder(glyph, r, r, r, r, cv2.BORDER_CONSTANT, value=0)
+            glyph = cv2.dilate(pad, kern) if stroke > 0 else cv2.erode(pad, kern)[r:-r, r:-r]
+        return glyph
+
+    def lay(self, rng: np.random.Generator, img: np.ndarray, glyph: np.ndarray, gx: int, gy: int) -> None:
+        """Put the glyph's ink on the sheet `img` (float BGR, changed in place) at (gx, gy)."""
+        gh, gw = glyph.shape
+        alpha = np.clip(glyph * rng.uniform(0.85, 1.0), 0, 1)[..., None]
+        region = img[gy : gy + gh, gx : gx + gw]
+        img[gy : gy + gh, gx : gx + gw] = region * (1 - alpha) + self.colour * alpha * (region / 255.0 + 0.3)
+
+
+def _ink_colour(rng: np.random.Generator) -> np.ndarray:
+    """Dark ink, blue three times in ten."""
     ink_colour = np.array([rng.uniform(15, 60), rng.uniform(15, 50), rng.uniform(15, 50)], np.float32)
     if rng.random() < 0.3:  # blue ink
         ink_colour = np.array([rng.uniform(90, 140), rng.uniform(30, 60), rng.uniform(10, 40)], np.float32)
+    return ink_colour
+
+
+def _write_rows(rng: np.random.Generator, img: np.ndarray, rows: list[list[list[int]]], dh: float,
+                source: MnistDigits | FontDigits, pen: Pen) -> tuple[list[Truth], list[np.ndarray]]:
+    """Write the rows of numbers on the sheet, left to right, top to bottom; the truth and ink outlines."""
+    h, w = img.shape[:2]
     truths: list[Truth] = []
-    lines: list[str] = []
+    outlines: list[np.ndarray] = []
     total_h = len(rows) * dh * 1.7
     y = rng.uniform(0.12 * h, max(0.12 * h, h - total_h - 0.05 * h))
     for row in rows:
@@ -233,41 +327,39 @@ def make_page(
         x = rng.uniform(0.08 * w, max(0.08 * w, w - width - 0.08 * w))
         for num in row:
             for digit in num:
-                ink = source.sample(rng, digit)
-                th = dh * rng.uniform(0.85, 1.1)
-                s = th / ink.shape[0]
-                tw = max(2, int(round(ink.shape[1] * s)))
-                th_i = max(2, int(round(th)))
-                glyph = cv2.resize(ink, (tw, th_i), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-                stroke = rng.uniform(-0.015, 0.02) * th  # pen to marker
-                r = int(round(abs(stroke)))
-                if r:
-                    kern = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-                    pad = cv2.copyMakeBorder(glyph, r, r, r, r, cv2.BORDER_CONSTANT, value=0)
-                    glyph = cv2.dilate(pad, kern) if stroke > 0 else cv2.erode(pad, kern)[r:-r, r:-r]
+                glyph = pen.glyph(rng, source, digit, dh)
                 gy = int(y + rng.uniform(-0.05, 0.05) * dh + (dh - glyph.shape[0]) / 2)
                 gx = int(x)
                 gh, gw = glyph.shape
-                if gx < 1 or gy < 1 or gx + gw >= w - 1 or gy + gh >= h - 1:
-                    x += gw + dh * rng.uniform(0.2, 0.45)
-                    continue  # does not fit on the sheet: leave it out (the truth only lists drawn digits)
-                alpha = np.clip(glyph * rng.uniform(0.85, 1.0), 0, 1)[..., None]
-                region = img[gy : gy + gh, gx : gx + gw]
-                img[gy : gy + gh, gx : gx + gw] = region * (1 - alpha) + ink_colour * alpha * (region / 255.0 + 0.3)
-                on = glyph > 0.25
-                rr, cc = np.flatnonzero(on.any(1)), np.flatnonzero(on.any(0))
-                if rr.size:
-                    truths.append(Truth((gx + int(cc[0]), gy + int(rr[0]), int(cc[-1] - cc[0] + 1),
-                                         int(rr[-1] - rr[0] + 1)), digit))
+                # A digit that does not fit on the sheet is left out (the truth only lists drawn digits).
+                if gx >= 1 and gy >= 1 and gx + gw < w - 1 and gy + gh < h - 1:
+                    pen.lay(rng, img, glyph, gx, gy)
+                    found = ink_truth(glyph, gx, gy, digit)
+                    if found:
+                        truths.append(found[0])
+                        outlines.append(found[1])
                 x += gw + dh * rng.uniform(0.2, 0.45)
             x += dh * rng.uniform(0.9, 1.3)
         y += dh * rng.uniform(1.6, 1.9)
-    # The lines are what was actually drawn, read back from the truth in reading order.
-    from realtime.track import read_lines
+    return truths, outlines
 
-    lines = read_lines([t.box for t in truths], [str(t.digit) for t in truths])
-    return Page(img.astype(np.float32), truths, lines, blur=float(rng.uniform(0, 1.2)),
-                noise=float(rng.uniform(1, 7)))
+
+def ink_truth(glyph: np.ndarray, gx: int, gy: int, digit: int, level: float = 0.25) -> tuple[Truth, np.ndarray] | None:
+    """The truth of a glyph laid at (gx, gy): its tight ink box, and the corners of its ink's convex hull.
+
+    The outline lets a camera's perspective be applied to the ink itself rather than to its box, so
+    the box in the frame stays tight. None when the glyph has no ink above `level`.
+    """
+    on = (glyph > level).astype(np.uint8)
+    pts = cv2.findNonZero(on)
+    if pts is None:
+        return None
+    hull = cv2.convexHull(pts).reshape(-1, 2)
+    corners = (hull[:, None, :] + np.array([[0, 0], [1, 0], [1, 1], [0, 1]])[None]).reshape(-1, 2)
+    x0, y0 = corners.min(0)
+    x1, y1 = corners.max(0)
+    box = (gx + int(x0), gy + int(y0), int(x1 - x0), int(y1 - y0))
+    return Truth(box, digit), (corners + np.array([gx, gy])).astype(np.float32)
 
 
 def make_video(
