@@ -1,62 +1,125 @@
-"""`python -m realtime.cam`: read handwritten digits through a webcam, live.
+"""`digitcam` (or `python -m realtime.cam`): read handwritten digits through a webcam, live.
 
-    python -m realtime.cam                          # camera 0; the built-in demo when there is none
-    python -m realtime.cam --source sheet.jpg       # an image, a folder of images, a video, or demo
-    python -m realtime.cam --source clip.mp4 --headless --jsonl out.jsonl --record out.mp4
+    digitcam                                  # camera 0; the built-in demo when there is none
+    digitcam --source 1 --width 1280 --height 720
+    digitcam --source rtsp://192.168.1.20:8554/live     # an IP camera, or a phone's camera app
+    digitcam --source sheet.jpg               # an image, a folder of images, a video, or demo
+    digitcam --source clip.mp4 --headless --jsonl out.jsonl --record out.mp4
 
 Keys in the window: q or Esc quit, space pause, s snapshot, + / - more / less sensitive threshold,
 d debug view (threshold mask and the 28x28 images the network sees).
-With no screen (no DISPLAY, or --headless) it runs without a window and prints what it reads.
+With no screen (no DISPLAY, one that does not answer, or --headless) it runs without a window and
+prints what it reads.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 from collections import deque
 from pathlib import Path
+from typing import NoReturn
 
 import cv2
 import numpy as np
 
-from realtime.capture import DemoSource, Frame, Grabber, Source, SourceError, open_source, parse_camera
+from realtime import STARTED
+from realtime.capture import CAMERA_BACKENDS, DemoSource, Frame, Grabber, Source, SourceError, open_source
 from realtime.detect import DetectConfig
-from realtime.draw import Hud, annotate
-from realtime.pipeline import Reader
+from realtime.display import screen_problem
+from realtime.draw import Hud, annotate, paused, with_debug, with_status
+from realtime.pipeline import FrameResult, Reader
 from realtime.reader import DEFAULT_WEIGHTS, build_reader
+from realtime.record import CODECS, Recorder, RecordError
 from realtime.score import Score
 from train.checkpoint import WeightsError
 
 HEADLESS_DEMO_FRAMES = 150
 WINDOW = "digitcam"
+SIDE = (64, 8192)  # --width / --height: what a camera or the demo can make sense of
+FPS_TAU_S = 0.5  # the frame rate shown is averaged over about this many seconds
+WINDOW_WIDTH = 1280  # a larger frame opens in a window scaled down to this width
 
 
-def display_available() -> bool:
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (`digitcam: error: argument --width: ...`), no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {what}") from None
+
+
+def pixels(text: str) -> int:
+    n = _int(text, "pixels")
+    if not SIDE[0] <= n <= SIDE[1]:
+        raise argparse.ArgumentTypeError(f"must be from {SIDE[0]} to {SIDE[1]} pixels, not {n}")
+    return n
+
+
+def frame_count(text: str) -> int:
+    n = _int(text, "frames")
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, not {n}")
+    return n
+
+
+def fraction(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= x <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return x
+
+
+def video_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in CODECS:
+        raise argparse.ArgumentTypeError(f"{text!r}: the file name must end in {' or '.join(CODECS)}")
+    return path
+
+
+def prog_name() -> str:
+    return "digitcam" if Path(sys.argv[0]).name.startswith("digitcam") else "python -m realtime.cam"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m realtime.cam", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--source", default="0", help="camera index, video, image, folder of images, or 'demo'")
+    p = Parser(prog=prog_name(), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default=None,
+                   help="camera index or /dev/videoN, stream URL (rtsp://, http://), video, image, folder of images, "
+                        "or 'demo' (default: camera 0, or the demo when there is none)")
+    p.add_argument("--camera-backend", choices=["auto", *CAMERA_BACKENDS], default="auto",
+                   help="OpenCV capture API for a camera (auto: DirectShow on Windows, AVFoundation on macOS, V4L2 "
+                        "on Linux)")
     p.add_argument("--weights", type=Path, default=None, help=f"FCL weights (default: {DEFAULT_WEIGHTS})")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--width", type=int, help="camera capture width (and the demo's)")
-    p.add_argument("--height", type=int, help="camera capture height (and the demo's)")
-    p.add_argument("--record", type=Path, help="write the annotated video here (.mp4 or .avi)")
+    p.add_argument("--width", type=pixels, help="camera capture width (and the demo's); MJPG from 1280 up")
+    p.add_argument("--height", type=pixels, help="camera capture height (and the demo's); MJPG from 720 up")
+    p.add_argument("--record", type=video_path, help="write the annotated video here (.mp4 or .avi), at the speed "
+                                                     "it was shown")
     p.add_argument("--jsonl", type=Path, help="write one JSON line per processed frame here")
-    p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = no limit)")
+    p.add_argument("--max-frames", type=frame_count, default=0, help="stop after this many frames (0 = no limit)")
     p.add_argument("--roi", action="store_true", help="read only a centred box (half the frame each way)")
     p.add_argument("--headless", action="store_true", help="no window, even when a screen is available")
-    p.add_argument("--threshold", type=float, default=DetectConfig.threshold,
+    p.add_argument("--threshold", type=fraction, default=DetectConfig.threshold,
                    help="how much darker than the paper ink must be, 0-1 (keys + / - adjust it)")
     p.add_argument("--light-on-dark", action="store_true", help="light writing on a dark surface")
-    p.add_argument("--min-confidence", type=float, default=0.5, help="below this a digit shows as '?'")
+    p.add_argument("--min-confidence", type=fraction, default=0.5, help="below this a digit shows as '?'")
     p.add_argument("--no-smooth", action="store_true", help="no smoothing of readings across frames")
     p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where key s saves snapshots")
     p.add_argument("--quiet", action="store_true", help="headless: print only the summary")
@@ -75,7 +138,7 @@ class Loop:
                  fallback_demo: bool) -> None:
         self.args, self.reader, self.backend, self.source = args, reader, backend, source
         self.window, self.fallback_demo = window, fallback_demo
-        self.writer: cv2.VideoWriter | None = None
+        self.recorder: Recorder | None = None
         self.jsonl = None
         self.frames = 0
         self.digits = 0
@@ -84,80 +147,110 @@ class Loop:
         self.truth_score = Score()
         self.last_lines: list[str] = []
         self.fps = 0.0
+        self.t_prev: float | None = None
         self.debug = False
         self.paused = False
-        self.last_shown: np.ndarray | None = None
-        self.last_result: tuple[np.ndarray, object] | None = None
+        self.last_shown: np.ndarray | None = None  # the last annotated frame
+        self.last_result: FrameResult | None = None
+        self.last_read: tuple[np.ndarray, FrameResult] | None = None  # headless: the last frame and its reading
+        self.shown: np.ndarray | None = None  # what the window shows (with the debug panel), for snapshots
+        self._window_shape: tuple[int, ...] = ()
+        self.startup: dict[str, float] = {}  # seconds per start-up phase, filled in by main()
+        self.startup_s: float | None = None  # from the package's import to the first frame shown
         self.on_frame = None  # called with each frame's software milliseconds (the soak test listens)
-
-    def log(self, msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     def run(self) -> int:
         args = self.args
         if args.jsonl:
             self.jsonl = open(args.jsonl, "w", buffering=1)  # line-buffered: a crash loses no line
-        grab = Grabber(self.source, log=self.log)
+        if args.record:
+            self.recorder = Recorder(args.record, self.source.fps)
+        grab = Grabber(self.source, log=log)
         limit = args.max_frames or (HEADLESS_DEMO_FRAMES if self.fallback_demo and not self.window else 0)
         t_start = time.perf_counter()
-        t_prev = t_start
         try:
-            while not limit or self.frames < limit:
-                if self.paused:
-                    if not self._keys(30):
-                        break
-                    continue
-                frame = grab.next(timeout=0.1)
-                if frame is None:
-                    if grab.ended:
-                        break
-                    if self.window:  # nothing new (a lost camera): keep the window alive and say so
-                        if self.last_shown is not None and grab.status:
-                            shown = self.last_shown.copy()
-                            cv2.putText(shown, grab.status, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
-                                        (40, 40, 230), 2, cv2.LINE_AA)
-                            cv2.imshow(WINDOW, shown)
-                        if not self._keys(1):
-                            break
-                    continue
-                now = time.perf_counter()
-                dt = now - t_prev
-                t_prev = now
-                self.fps = 1.0 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / max(dt, 1e-6)
-                if not self._process(frame, grab.status):
-                    break
+            while (not limit or self.frames < limit) and self._step(grab):
+                pass
         except KeyboardInterrupt:
-            self.log("interrupted")
+            log("interrupted")
         finally:
-            grab.close()
-            if self.writer is not None:
-                self.writer.release()
-            if self.jsonl is not None:
-                self.jsonl.close()
-            if self.window:
-                cv2.destroyAllWindows()
+            grab.close()  # the capture thread ends first; the camera is released after it
+            self._close_outputs()
         return self._summary(time.perf_counter() - t_start)
 
+    def _close_outputs(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.jsonl is not None:
+            self.jsonl.close()
+        if self.window:
+            cv2.destroyAllWindows()
+
+    def _step(self, grab: Grabber) -> bool:
+        """Wait for one frame and handle it (or the keys, while paused or waiting); False to stop."""
+        if self.paused:
+            return self._keys(30)
+        frame = grab.next(timeout=0.1)
+        if frame is None:
+            if grab.ended:
+                return False
+            if self.window:  # nothing new (a lost camera): keep the window alive and say so
+                if self.shown is not None and grab.status:
+                    cv2.imshow(WINDOW, with_status(self.shown, grab.status))
+                return self._keys(1)
+            return True
+        self._tick()
+        return self._process(frame, grab.status)
+
+    def _tick(self) -> None:
+        """Update the frame rate shown: an average over about FPS_TAU_S seconds, whatever the rate."""
+        now = time.perf_counter()
+        if self.t_prev is not None:
+            dt = max(now - self.t_prev, 1e-6)
+            a = 1.0 - math.exp(-dt / FPS_TAU_S)
+            self.fps = 1.0 / dt if self.fps == 0 else (1 - a) * self.fps + a / dt
+        self.t_prev = now
+
+    def frame_time(self, frame: Frame) -> float:
+        """When a frame was (or would have been) seen, in seconds: a live source's capture time, a file's
+        own time. Tracking, smoothing and recording go by it, so they are the same at any frame rate."""
+        return frame.t if self.source.live else frame.index / self.source.fps
+
     def _process(self, frame: Frame, status: str) -> bool:
-        args = self.args
         image = frame.image
         if image.ndim == 2 or image.shape[2] != 3 or image.dtype != np.uint8:
             from realtime.detect import to_gray
 
             image = cv2.cvtColor(to_gray(image), cv2.COLOR_GRAY2BGR)
-        roi = roi_box(image.shape) if args.roi else None
+        roi = roi_box(image.shape) if self.args.roi else None
         view = image[roi[1] : roi[1] + roi[3], roi[0] : roi[0] + roi[2]] if roi else image
-        result = self.reader.read(view, still=frame.still)
+        t = self.frame_time(frame)
+        result = self.reader.read(view, still=frame.still, t=t)
         if roi:
             for d in result.digits:
                 d.box = (d.box[0] + roi[0], d.box[1] + roi[1], d.box[2], d.box[3])
         annotated = None
-        if self.window or args.record:
+        if self.window or self.recorder is not None:
             t0 = time.perf_counter()
-            hud = Hud(self.fps, {k: v for k, v in result.ms.items()}, self.backend, self.reader.config.threshold,
-                      status or ("paused" if self.paused else ""), roi, self.debug)
+            hud = Hud(self.fps, dict(result.ms), self.backend, self.reader.config.threshold, status, roi)
             annotated = annotate(image, result, hud, copy=False)  # the frame is ours: draw in place
             result.ms["draw"] = (time.perf_counter() - t0) * 1e3
+            if self.recorder is not None:
+                self.recorder.write(annotated, t)
+            self.last_shown, self.last_result = annotated, result
+        else:
+            self.last_read = (image, result)
+        self._count(frame, result)
+        keep_going = True
+        if self.window and annotated is not None:
+            self._show()
+            keep_going = self._keys(1)
+        if self.frames == 1:
+            self._first_frame()
+        return keep_going
+
+    def _count(self, frame: Frame, result: FrameResult) -> None:
+        """Totals, the demo's score, the JSON line and the console line of one frame."""
         self.soft_ms.append(sum(result.ms.values()))
         if self.on_frame is not None:
             self.on_frame(self.soft_ms[-1])
@@ -173,28 +266,31 @@ class Loop:
             record = {"frame": frame.index, "source": frame.source, "digits": [d.to_json() for d in result.digits],
                       "lines": result.lines, "ms": {k: round(v, 3) for k, v in result.ms.items()}}
             self.jsonl.write(json.dumps(record) + "\n")
-        if not self.window and not args.quiet:
+        if not self.window and not self.args.quiet:
             if frame.still:
                 print(f"{frame.source}: {' | '.join(result.lines) or '(no digits)'}", flush=True)
             elif result.lines != self.last_lines:
                 print(f"frame {frame.index}: {' | '.join(result.lines) or '(no digits)'}", flush=True)
         self.last_lines = result.lines
-        if args.record and annotated is not None:
-            if self.writer is None:
-                self.writer = open_writer(args.record, self.source.fps, annotated.shape)
-            self.writer.write(annotated)
-        if annotated is not None:
-            self.last_shown = annotated
-        if self.window and annotated is not None:
-            if self.frames == 1:  # first frame: size the window to it (at most 1280 wide)
-                h, w = annotated.shape[:2]
-                k = min(1.0, 1280 / w)
-                cv2.resizeWindow(WINDOW, int(w * k), int(h * k))
-            cv2.imshow(WINDOW, annotated)
-            return self._keys(1)
-        if annotated is None:
-            self.last_result = (image, result)
-        return True
+
+    def _first_frame(self) -> None:
+        """Report the start-up time: from the package's import to the first frame read (and shown)."""
+        self.startup_s = time.perf_counter() - STARTED
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in self.startup.items())
+        log(f"start-up: {self.startup_s:.2f} s to the first frame" + (f" ({phases})" if phases else ""))
+
+    def _show(self) -> None:
+        """Show the last frame: with the debug panel below it when on, with a banner when paused."""
+        if self.last_shown is None:
+            return
+        self.shown = with_debug(self.last_shown, self.last_result) if self.debug else self.last_shown
+        view = paused(self.shown) if self.paused else self.shown
+        if view.shape != self._window_shape:  # the first frame, or the debug panel came or went
+            h, w = view.shape[:2]
+            k = min(1.0, WINDOW_WIDTH / w)
+            cv2.resizeWindow(WINDOW, int(w * k), int(h * k))
+            self._window_shape = view.shape
+        cv2.imshow(WINDOW, view)
 
     def _keys(self, wait_ms: int) -> bool:
         """Handle one key press; False to quit."""
@@ -209,35 +305,40 @@ class Loop:
         cfg = self.reader.config
         if key == ord(" "):
             self.paused = not self.paused
+            self._show()  # the banner comes or goes now, not with the next frame
         elif key in (ord("+"), ord("=")):
             cfg.threshold = max(0.05, cfg.threshold - 0.02)  # more sensitive: fainter ink counts
         elif key in (ord("-"), ord("_")):
             cfg.threshold = min(0.9, cfg.threshold + 0.02)
         elif key == ord("d"):
             self.debug = not self.debug
-        elif key == ord("s") and self.last_shown is not None:
+            if self.paused:
+                self._show()
+        elif key == ord("s") and self.shown is not None:
             self.args.snapshot_dir.mkdir(parents=True, exist_ok=True)
             path = self.args.snapshot_dir / time.strftime("digitcam-%Y%m%d-%H%M%S.png")
-            cv2.imwrite(str(path), self.last_shown)
-            self.log(f"snapshot saved to {path}")
+            cv2.imwrite(str(path), self.shown)
+            log(f"snapshot saved to {path}")
         return True
 
     def _summary(self, seconds: float) -> int:
         soft = np.array(self.soft_ms) if self.soft_ms else np.zeros(1)
+        startup = f"; start-up {self.startup_s:.2f} s to the first frame" if self.startup_s is not None else ""
         print(f"{self.frames} frames from {self.source.name} in {seconds:.1f} s ({self.frames / max(seconds, 1e-9):.1f}"
               f" fps average): {self.digits} digits read, {self.unsure} unsure ('?'); software time per frame "
               f"p50 {np.percentile(soft, 50):.2f} ms, p99 {np.percentile(soft, 99):.2f} ms (last {len(soft)} "
-              f"frames); backend {self.backend}")
+              f"frames); backend {self.backend}{startup}")
         if self.truth_score.truth:
             s = self.truth_score.summary()
             print(f"demo truth: {s['digits']} digits shown, {s['recall']} % found, {s['accuracy']} % read right, "
                   f"{s['extra']} extra boxes")
-        if self.fallback_demo and not self.window and (self.last_result or self.last_shown is not None):
+        if self.fallback_demo and not self.window and (self.last_read or self.last_shown is not None):
             path = Path("digitcam-demo.png")
-            cv2.imwrite(str(path), self.last_shown if self.last_shown is not None else annotate(*self.last_result))
+            cv2.imwrite(str(path), self.last_shown if self.last_shown is not None else annotate(*self.last_read))
             print(f"the last annotated demo frame is in {path.resolve()}")
-        if self.args.record and self.writer is not None:
-            print(f"annotated video written to {self.args.record}")
+        if self.recorder is not None and self.recorder.written:
+            print(f"annotated video written to {self.args.record} ({self.recorder.seconds:.1f} s at "
+                  f"{self.recorder.rate:.4g} fps: the speed it was shown)")
         if self.args.jsonl:
             print(f"per-frame readings written to {self.args.jsonl}")
         problems = self.source.problems
@@ -246,54 +347,76 @@ class Loop:
         return 1 if problems else 0
 
 
-def open_writer(path: Path, fps: float, shape: tuple[int, ...]) -> cv2.VideoWriter:
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
-    writer = cv2.VideoWriter(str(path), fourcc, fps, (shape[1], shape[0]))
-    if not writer.isOpened():
-        raise SourceError(f"cannot write the recording {path} (folder not writable, or no codec for it)")
-    return writer
+def fail(message: str) -> int:
+    log(f"error: {message}")
+    return 2
+
+
+def output_problem(args: argparse.Namespace) -> str | None:
+    """Why --record or --jsonl cannot be written (before minutes of work are lost), or None."""
+    for flag, out in (("--record", args.record), ("--jsonl", args.jsonl)):
+        folder = out.parent if out else None
+        if folder is not None and not (folder.is_dir() and os.access(folder, os.W_OK)):
+            return f"{flag} {out}: {folder} is not a writable folder"
+    return None
+
+
+def open_or_demo(args: argparse.Namespace, window: bool) -> tuple[Source, bool]:
+    """The source asked for, and whether it is the demo standing in for a missing default camera.
+
+    Only the default (no --source) falls back to the demo: a camera, stream or file named with --source
+    that cannot be opened is an error (SourceError)."""
+    try:
+        source = open_source("0" if args.source is None else args.source, args.width, args.height, realtime=window,
+                             backend=args.camera_backend, log=log)
+        return source, False
+    except SourceError as e:
+        if args.source is not None:
+            raise
+        log(f"{e.message}: showing the built-in demo instead (generated handwriting on paper; --source picks a "
+            "camera, a stream or a file).")
+        return DemoSource(size=(args.width or 640, args.height or 480), realtime=window), True
+
+
+def no_window(args: argparse.Namespace) -> str | None:
+    """Why there can be no window here (one line), or None. Asked before OpenCV tries: see display.py."""
+    return "--headless" if args.headless else screen_problem()
+
+
+def open_window() -> str | None:
+    """Open the window; the reason why not when OpenCV cannot."""
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+    except cv2.error as e:
+        return f"no window could be opened ({str(e).strip().splitlines()[-1]})"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if not 0 < args.threshold < 1:
-        print("error: --threshold must be between 0 and 1", file=sys.stderr)
-        return 2
-    window = not args.headless and display_available()
+    t_main = time.perf_counter()
+    problem = output_problem(args)
+    if problem:
+        return fail(problem)
+    why_headless = no_window(args)
     try:
         config = DetectConfig(threshold=args.threshold, light_on_dark=args.light_on_dark)
         reader, info = build_reader(args.weights, args.device, config, args.min_confidence, not args.no_smooth)
-    except (WeightsError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    fallback = False
-    try:
-        source = open_source(args.source, args.width, args.height, realtime=window)
-    except SourceError as e:
-        if parse_camera(args.source) is None:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        print(f"{e}: showing the built-in demo instead (generated handwriting on paper).", file=sys.stderr)
-        source = DemoSource(size=(args.width or 640, args.height or 480), realtime=window)
-        fallback = True
-    if window:
-        try:
-            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-        except cv2.error as e:
-            print(f"no window could be opened ({str(e).strip().splitlines()[-1]}); running headless", file=sys.stderr)
-            window = False
+        t_reader = time.perf_counter()
+        source, fallback = open_or_demo(args, why_headless is None)
+    except (WeightsError, RuntimeError, SourceError) as e:
+        return fail(str(e))
+    why_headless = why_headless or open_window()
+    window = why_headless is None
     if not window:
-        print(f"no screen: running headless on {source.name} with the {info['backend']} backend", file=sys.stderr)
-    for out in (args.record, args.jsonl):
-        folder = out.parent if out else None
-        if folder is not None and not (folder.is_dir() and os.access(folder, os.W_OK)):
-            print(f"error: cannot write {out}: {folder} is not a writable folder", file=sys.stderr)
-            return 2
+        log(f"{why_headless}: running headless on {source.name} with the {info['backend']} backend")
+    loop = Loop(args, reader, info["backend"], source, window, fallback)
+    loop.startup = {"imports": t_main - STARTED, "weights and backend choice": info["choose_s"],
+                    "warm-up": info["warm_up_s"], "opening the source": time.perf_counter() - t_reader}
     try:
-        return Loop(args, reader, info["backend"], source, window, fallback).run()
-    except SourceError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return loop.run()
+    except (SourceError, RecordError) as e:
+        return fail(str(e))
 
 
 if __name__ == "__main__":

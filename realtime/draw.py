@@ -3,8 +3,12 @@
 Each digit gets a box, its class and confidence (green when sure, orange "?" when the network is not
 sure enough to answer); the numbers read are listed per line at the top left; the bottom line shows
 the frame rate, each stage's milliseconds, the inference backend and the threshold; a status (a lost
-camera, a pause) appears in red. The debug view (key `d`) adds the threshold mask and the 28x28
-images the network actually saw, each with its answer: the first place to look when a digit is misread.
+camera) appears in red. Text and lines are sized from the frame's height, so that they look the same at
+640x480 and 1920x1080 once the window has scaled the frame to the screen.
+
+The debug view (key `d`) is a panel below the video, not on it: the threshold mask, and the 28x28
+images the network actually saw, each with its answer (the first place to look when a digit is
+misread). A paused window has a red border and says so at the top right.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ ORANGE = (0, 165, 255)
 RED = (40, 40, 230)
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
+PANEL = (40, 40, 40)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -33,7 +38,12 @@ class Hud:
     threshold: float = 0.0
     status: str = ""
     roi: Box | None = None
-    debug: bool = False
+
+
+def text_scale(shape: tuple[int, ...]) -> float:
+    """Size of text and lines for a frame of this shape: 1 at 480 px high, proportional above (a window
+    shows a 1080p frame scaled down by about half, so its text must be drawn about twice as large)."""
+    return max(0.6, shape[0] / 480)
 
 
 def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int = 1,
@@ -50,49 +60,90 @@ def annotate(frame: np.ndarray, result: FrameResult, hud: Hud | None = None, cop
     """`frame` (BGR uint8) with the result drawn on it: on a copy, or in place with copy=False (the
     live loop owns its frames, and a 640x480 copy costs as much as the rest of the drawing)."""
     img = frame.copy() if copy else frame
-    H, W = img.shape[:2]
-    s = max(0.6, min(H, W) / 600)
-    thick = max(1, int(round(s * 1.5)))
+    s = text_scale(img.shape)
+    thin, thick = max(1, round(s)), max(2, round(2 * s))
     if hud and hud.roi:
         x, y, w, h = hud.roi
-        cv2.rectangle(img, (x, y), (x + w, y + h), WHITE, 1)
+        cv2.rectangle(img, (x, y), (x + w, y + h), WHITE, thin)
     for d in result.digits:
         x, y, w, h = d.box
         colour = GREEN if d.digit is not None else ORANGE
         cv2.rectangle(img, (x, y), (x + w, y + h), colour, thick)
-        ty = y - 6 if y - 6 > 16 * s else y + h + int(20 * s)
-        _text(img, f"{d.symbol} {100 * d.confidence:.0f}%", (x, ty), 0.55 * s, colour, 1)
-    if result.lines:
-        lh = int(28 * s)
-        for i, t in enumerate(result.lines[:8]):
-            _text(img, ("read: " if i == 0 else "      ") + t, (int(8 * s), lh * (i + 1)), 0.7 * s, WHITE, thick)
+        ty = y - int(6 * s) if y - 6 * s > 18 * s else y + h + int(20 * s)
+        _text(img, f"{d.symbol} {100 * d.confidence:.0f}%", (x, ty), 0.6 * s, colour, thin)
+    lh, size = int(30 * s), 0.75 * s
+    indent = cv2.getTextSize("read: ", FONT, size, thick)[0][0]
+    for i, t in enumerate(result.lines[:8]):  # the lines below the first one aligned with its digits
+        x = int(8 * s) + (0 if i == 0 else indent)
+        _text(img, ("read: " if i == 0 else "") + t, (x, lh * (i + 1)), size, WHITE, thick)
     if hud is not None:
-        parts = [f"{hud.fps:.1f} fps"] + [f"{k} {v:.2f}" for k, v in hud.ms.items()]
-        info = "  ".join(parts) + f" ms | {hud.backend} | threshold {hud.threshold:.2f}"
-        cv2.rectangle(img, (0, H - int(24 * s)), (W, H), BLACK, cv2.FILLED)
-        _text(img, info, (int(6 * s), H - int(8 * s)), 0.42 * s, WHITE, 1, back=False)
-        if hud.status:
-            _text(img, hud.status, (int(8 * s), H - int(40 * s)), 0.7 * s, RED, thick)
-        if hud.debug:
-            _debug(img, result, s)
+        _hud(img, hud, s)
     return img
 
 
-def _debug(img: np.ndarray, result: FrameResult, s: float) -> None:
-    """Threshold mask at the top right, the network's 28x28 inputs along the bottom."""
+def _hud(img: np.ndarray, hud: Hud, s: float) -> None:
+    """The bottom line: frame rate, stage timings, backend, threshold; a status above it in red."""
     H, W = img.shape[:2]
+    parts = [f"{hud.fps:.1f} fps"] + [f"{k} {v:.2f}" for k, v in hud.ms.items()]
+    info = "  ".join(parts) + f" ms | {hud.backend} | threshold {hud.threshold:.2f}"
+    size = 0.45 * s
+    (tw, _), _ = cv2.getTextSize(info, FONT, size, 1)
+    size *= min(1.0, (W - 12 * s) / max(tw, 1))  # the whole line always fits the frame's width
+    cv2.rectangle(img, (0, H - int(24 * s)), (W, H), BLACK, cv2.FILLED)
+    _text(img, info, (int(6 * s), H - int(8 * s)), size, WHITE, max(1, round(s)), back=False)
+    if hud.status:
+        _text(img, hud.status, (int(8 * s), H - int(40 * s)), 0.7 * s, RED, max(2, round(2 * s)))
+
+
+def with_status(shown: np.ndarray, status: str) -> np.ndarray:
+    """A copy of the shown image with a status (a lost camera) in red across its middle."""
+    img = shown.copy()
+    s = text_scale(img.shape)
+    _text(img, status, (int(8 * s), img.shape[0] // 2), 0.7 * s, RED, max(2, round(2 * s)))
+    return img
+
+
+def paused(shown: np.ndarray) -> np.ndarray:
+    """A copy of the shown image marked as paused: a red border round it and the word at the top right,
+    leaving the readings the user stopped to look at uncovered."""
+    img = shown.copy()
+    H, W = img.shape[:2]
+    s = text_scale(img.shape)
+    border = max(3, round(4 * s))
+    img[:border], img[-border:], img[:, :border], img[:, -border:] = RED, RED, RED, RED
+    text, scale, thick = "PAUSED - space to resume", 0.7 * s, max(2, round(2 * s))
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, thick)
+    x, y = max(border + 4, W - tw - border - int(10 * s)), border + th + int(10 * s)
+    cv2.rectangle(img, (x - int(6 * s), border), (W - border, y + base + int(6 * s)), RED, cv2.FILLED)
+    cv2.putText(img, text, (x, y), FONT, scale, WHITE, thick, cv2.LINE_AA)
+    return img
+
+
+def debug_panel(result: FrameResult, width: int, s: float) -> np.ndarray:
+    """The debug view, to go below the video: the network's 28x28 inputs with their answers on the left,
+    the threshold mask at the right. `width`: the video's; `s`: its text_scale."""
     det = result.detection
-    if det is not None:
-        tw = W // 4
-        th = max(1, int(det.mask.shape[0] * tw / det.mask.shape[1]))
-        thumb = cv2.resize(det.mask, (tw, th), interpolation=cv2.INTER_AREA)
-        img[0:th, W - tw : W] = cv2.cvtColor(thumb, cv2.COLOR_GRAY2BGR)
-        cv2.rectangle(img, (W - tw, 0), (W - 1, th), WHITE, 1)
-        _text(img, "mask", (W - tw + 4, 16), 0.45, WHITE)
+    tw = width // 4
+    th = int(det.mask.shape[0] * tw / det.mask.shape[1]) if det is not None and det.mask.size else 0
     cell = max(28, int(56 * s))
-    y0 = H - int(26 * s) - cell - int(20 * s)
-    for i, d in enumerate(result.digits[: max(1, W // (cell + 4))]):
-        x0 = 4 + i * (cell + 4)
+    label = int(26 * s)
+    pad = max(4, int(6 * s))
+    panel = np.full((max(th, cell + label) + 2 * pad, width, 3), PANEL, np.uint8)
+    if th:
+        thumb = cv2.resize(det.mask, (tw, th), interpolation=cv2.INTER_AREA)
+        panel[pad : pad + th, width - tw : width] = cv2.cvtColor(thumb, cv2.COLOR_GRAY2BGR)
+        cv2.rectangle(panel, (width - tw, pad), (width - 1, pad + th - 1), WHITE, 1)
+        _text(panel, "mask", (width - tw + 4, pad + int(18 * s)), 0.5 * s, WHITE, max(1, round(s)))
+    room = width - tw - 2 * pad
+    for i, d in enumerate(result.digits[: max(0, room // (cell + pad))]):
+        x0 = pad + i * (cell + pad)
         tile = cv2.resize((d.image * 255).astype(np.uint8), (cell, cell), interpolation=cv2.INTER_NEAREST)
-        img[y0 : y0 + cell, x0 : x0 + cell] = cv2.cvtColor(tile, cv2.COLOR_GRAY2BGR)
-        _text(img, d.symbol, (x0 + 2, y0 + cell + int(16 * s)), 0.5 * s, GREEN if d.digit is not None else ORANGE)
+        panel[pad : pad + cell, x0 : x0 + cell] = cv2.cvtColor(tile, cv2.COLOR_GRAY2BGR)
+        colour = GREEN if d.digit is not None else ORANGE
+        _text(panel, d.symbol, (x0 + 2, pad + cell + int(20 * s)), 0.6 * s, colour, max(1, round(s)), back=False)
+    return panel
+
+
+def with_debug(shown: np.ndarray, result: FrameResult) -> np.ndarray:
+    """The annotated frame with the debug panel below it (a taller image: nothing covers the video)."""
+    return np.vstack([shown, debug_panel(result, shown.shape[1], text_scale(shown.shape))])

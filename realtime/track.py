@@ -3,7 +3,9 @@
 A digit held in front of a camera is seen a little differently in every frame; read frame by frame,
 its class flickers between the likely ones. The tracker matches each box to the box it was in the
 last frames (greedy, by overlap) and keeps an exponential moving average of its class
-probabilities, so a steady digit shows one steady answer and a real change wins within a few frames.
+probabilities, so a steady digit shows one steady answer and a real change wins within a fraction of
+a second. Both are in seconds, not frames: the average's time constant is `tau` and a digit unseen for
+`max_gap` seconds is forgotten, so the display behaves the same from a 10 fps webcam to a 120 fps one.
 
 `read_lines` turns the boxes into text: digits chained left to right into rows (a row may slant),
 rows ordered top to bottom, and a space wherever the gap between two digits is wide enough to
@@ -12,6 +14,7 @@ separate numbers ("2026" stays one number, "10 11 12" stays three).
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -25,28 +28,70 @@ class _Track:
     id: int
     box: Box
     probs: np.ndarray
-    missed: int = 0
+    last_seen: float  # seconds
     seen: int = 1
 
 
-class Tracker:
-    """Matches boxes to tracks by IoU and smooths each track's probabilities (EMA)."""
+#: Frame interval assumed when frames come without times (30 fps); also what the defaults were tuned at.
+NOMINAL_DT = 1 / 30
+#: Time constant of the smoothing: the newest frame weighs 0.3 at 30 fps (0.1 at 90 fps, 0.65 at 10 fps).
+TAU_S = NOMINAL_DT / math.log(1 / 0.7)
+#: How long a digit may go unseen before its track is forgotten: 8 frames at 30 fps.
+MAX_GAP_S = 8 * NOMINAL_DT
 
-    def __init__(self, alpha: float = 0.3, min_iou: float = 0.3, max_missed: int = 8) -> None:
-        self.alpha = alpha  # weight of the newest frame
+
+class Tracker:
+    """Matches boxes to tracks by IoU and smooths each track's probabilities (EMA over time)."""
+
+    def __init__(self, tau: float = TAU_S, min_iou: float = 0.3, max_gap: float = MAX_GAP_S) -> None:
+        self.tau = tau  # seconds: a frame dt after the last weighs 1 - exp(-dt / tau)
         self.min_iou = min_iou
-        self.max_missed = max_missed
+        self.max_gap = max_gap  # seconds
         self.tracks: list[_Track] = []
         self._next = 0
+        self._t: float | None = None
 
     def reset(self) -> None:
         self.tracks.clear()
+        self._t = None
 
-    def update(self, boxes: list[Box], probs: np.ndarray) -> tuple[list[int], np.ndarray]:
-        """Return a track id per box and the smoothed probabilities (same order as `boxes`)."""
+    def weight(self, dt: float) -> float:
+        """Weight of a frame that comes `dt` seconds after the one before."""
+        return 1.0 - math.exp(-max(dt, 0.0) / self.tau)
+
+    def update(self, boxes: list[Box], probs: np.ndarray, t: float | None = None) -> tuple[list[int], np.ndarray]:
+        """Return a track id per box and the smoothed probabilities (same order as `boxes`).
+
+        `t`: when the frame was seen, in seconds (any origin); without it frames are NOMINAL_DT apart."""
+        now = t if t is not None else (NOMINAL_DT if self._t is None else self._t + NOMINAL_DT)
+        alpha = self.weight(now - self._t) if self._t is not None else 1.0
+        self._t = now
+        box_track = self._match(boxes)
+        smoothed = np.array(probs, dtype=np.float32, copy=True)
+        matched = [i for i, j in enumerate(box_track) if j >= 0]
+        if matched:
+            previous = np.stack([self.tracks[box_track[i]].probs for i in matched])
+            smoothed[matched] = alpha * smoothed[matched] + (1 - alpha) * previous
+        ids = []
+        for i, j in enumerate(box_track):
+            if j >= 0:
+                track = self.tracks[j]
+                track.probs, track.box, track.last_seen = smoothed[i], boxes[i], now
+                track.seen += 1
+            else:
+                track = _Track(self._next, boxes[i], smoothed[i], now)
+                self._next += 1
+                self.tracks.append(track)
+            ids.append(track.id)
+        # a little slack, so that at 30 fps a track lasts exactly max_gap / NOMINAL_DT missed frames
+        self.tracks = [tr for tr in self.tracks if now - tr.last_seen <= self.max_gap + 1e-3]
+        return ids, smoothed
+
+    def _match(self, boxes: list[Box]) -> list[int]:
+        """The track index of each box (-1: a new digit): greedy, the largest overlap (IoU) first."""
         if len(boxes) * len(self.tracks) > 400:  # a crowded frame: all overlaps at once
             a = np.array(boxes, np.float32).reshape(-1, 4)
-            b = np.array([t.box for t in self.tracks], np.float32).reshape(-1, 4)
+            b = np.array([tr.box for tr in self.tracks], np.float32).reshape(-1, 4)
             iw = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2]) - np.maximum(a[:, None, 0],
                                                                                                       b[None, :, 0])
             ih = np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3]) - np.maximum(a[:, None, 1],
@@ -59,8 +104,8 @@ class Tracker:
         else:
             pairs = []
             for i, (ax, ay, aw, ah) in enumerate(boxes):
-                for j, t in enumerate(self.tracks):
-                    bx, by, bw, bh = t.box
+                for j, tr in enumerate(self.tracks):
+                    bx, by, bw, bh = tr.box
                     iw = min(ax + aw, bx + bw) - max(ax, bx)
                     ih = min(ay + ah, by + bh) - max(ay, by)
                     if iw > 0 and ih > 0:
@@ -75,28 +120,7 @@ class Tracker:
             if box_track[i] < 0 and j not in used:
                 box_track[i] = j
                 used.add(j)
-        smoothed = np.array(probs, dtype=np.float32, copy=True)
-        matched = [i for i, j in enumerate(box_track) if j >= 0]
-        if matched:
-            previous = np.stack([self.tracks[box_track[i]].probs for i in matched])
-            smoothed[matched] = self.alpha * smoothed[matched] + (1 - self.alpha) * previous
-        ids = []
-        for i, j in enumerate(box_track):
-            if j >= 0:
-                t = self.tracks[j]
-                t.probs, t.box, t.missed = smoothed[i], boxes[i], 0
-                t.seen += 1
-            else:
-                t = _Track(self._next, boxes[i], smoothed[i])
-                self._next += 1
-                self.tracks.append(t)
-                used.add(len(self.tracks) - 1)
-            ids.append(t.id)
-        for j, t in enumerate(self.tracks):
-            if j not in used:
-                t.missed += 1
-        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
-        return ids, smoothed
+        return box_track
 
 
 def group_rows(boxes: list[Box]) -> list[list[int]]:

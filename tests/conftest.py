@@ -1,4 +1,4 @@
-"""Shared fixtures: where MNIST is, the shipped weights, a Reader.
+"""Shared fixtures: where MNIST is, the shipped weights, a Reader, a fake camera.
 
 Tests that need MNIST read it from $DIGITCAM_DATA, else ../shared/data beside the repository. Without
 it they are skipped on a developer's machine, but fail under CI (the `CI` environment variable), so a
@@ -8,8 +8,11 @@ CI run can never pass by skipping them.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,3 +70,73 @@ def reader(state):
     from realtime.pipeline import Reader
 
     return Reader(SparseBackend(state))
+
+
+class FakeCapture:
+    """Stands in for cv2.VideoCapture: records what it was asked, delivers frames of the size it agreed to.
+
+    `opens`: the APIs that open (None: all); `fail_reads`: read numbers (1-based) that fail; `offer`: the
+    largest size it gives (a camera refuses bigger ones); `image`: what it films (resized to its size;
+    None: a flat grey that changes with every frame)."""
+
+    instances: list[FakeCapture] = []
+    opens: set[int] | None = None
+    fail_reads: set[int] = set()
+    offer = (1920, 1080)
+    image: np.ndarray | None = None
+
+    def __init__(self, target, api, params=()) -> None:
+        self.target, self.api, self.params = target, api, list(params)
+        self.props = {cv2.CAP_PROP_FRAME_WIDTH: 640.0, cv2.CAP_PROP_FRAME_HEIGHT: 480.0, cv2.CAP_PROP_FPS: 30.0,
+                      cv2.CAP_PROP_FOURCC: float(cv2.VideoWriter_fourcc(*"YUYV"))}
+        self.calls: list[tuple[int, float]] = []
+        self.reads = 0
+        self.reading = False
+        self.released = False
+        self.released_while_reading = False
+        FakeCapture.instances.append(self)
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return self.opens is None or self.api in self.opens
+
+    def set(self, prop: int, value: float) -> bool:
+        self.calls.append((prop, value))
+        if prop == cv2.CAP_PROP_FRAME_WIDTH:
+            value = min(value, self.offer[0])
+        if prop == cv2.CAP_PROP_FRAME_HEIGHT:
+            value = min(value, self.offer[1])
+        self.props[prop] = float(value)
+        return True
+
+    def get(self, prop: int) -> float:
+        return self.props.get(prop, 0.0)
+
+    def read(self):
+        self.reading = True
+        time.sleep(0.002)
+        self.reads += 1
+        self.reading = False
+        if self.reads in self.fail_reads:
+            return False, None
+        w, h = int(self.props[cv2.CAP_PROP_FRAME_WIDTH]), int(self.props[cv2.CAP_PROP_FRAME_HEIGHT])
+        if self.image is not None:
+            return True, cv2.resize(self.image, (w, h), interpolation=cv2.INTER_AREA)
+        return True, np.full((h, w, 3), self.reads % 255, np.uint8)
+
+    def release(self) -> None:
+        self.released_while_reading |= self.reading
+        self.released = True
+
+
+@pytest.fixture()
+def fake_camera(monkeypatch):
+    """OpenCV's capture replaced by FakeCapture (realtime.capture.open_capture), its settings reset."""
+    import realtime.capture
+
+    monkeypatch.setattr(FakeCapture, "instances", [])
+    monkeypatch.setattr(FakeCapture, "opens", None)
+    monkeypatch.setattr(FakeCapture, "fail_reads", set())
+    monkeypatch.setattr(FakeCapture, "offer", (1920, 1080))
+    monkeypatch.setattr(FakeCapture, "image", None)
+    monkeypatch.setattr(realtime.capture, "open_capture", FakeCapture)
+    return FakeCapture

@@ -1,8 +1,10 @@
-"""Any frame a capture can hand over is processed without an exception, in bounded time."""
+"""Any frame a capture can hand over is processed without an exception, and gives sane boxes.
+
+How long such frames take is measured by `python -m realtime.measure.stress`, not asserted here: a
+time limit in a test fails on a busy machine for reasons that have nothing to do with the code.
+"""
 
 from __future__ import annotations
-
-import time
 
 import cv2
 import numpy as np
@@ -14,17 +16,14 @@ from hypothesis.extra.numpy import arrays
 from realtime.detect import DetectConfig
 
 
-def check(reader, frame: np.ndarray, budget_s: float) -> None:
-    t = time.perf_counter()
+def check(reader, frame: np.ndarray) -> None:
     res = reader.read(frame)
-    took = time.perf_counter() - t
     h, w = frame.shape[:2]
     for d in res.digits:
         x, y, bw, bh = d.box
         assert 0 <= x and 0 <= y and x + bw <= w + 1 and y + bh <= h + 1 and bw > 0 and bh > 0
         assert d.digit is None or 0 <= d.digit <= 9
     assert len(res.digits) <= DetectConfig.max_candidates * 3
-    assert took < budget_s, took
 
 
 frame_strategy = st.one_of(
@@ -39,7 +38,7 @@ frame_strategy = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(frame=frame_strategy)
 def test_any_frame_is_processed_without_an_exception(reader, frame):
-    check(reader, frame, 1.0)
+    check(reader, frame)
 
 
 def _text_page() -> np.ndarray:
@@ -63,4 +62,4 @@ def _text_page() -> np.ndarray:
     ("16-bit BGRA", np.random.default_rng(2).integers(0, 65536, (480, 640, 4), dtype=np.uint16)),
 ])
 def test_hostile_frames(reader, name, frame):
-    check(reader, frame, 3.0)
+    check(reader, frame)

@@ -1,4 +1,7 @@
-"""The real window under a virtual screen (Xvfb): it opens, shows frames, and obeys d, s and q."""
+"""The real window under a virtual screen (Xvfb): it opens, shows frames, and obeys d, s, space and q.
+
+Xvfb keeps its screen in a file (-fbdir, XWD format), so the test looks at what the window really shows.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,27 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from conftest import ROOT, need
 
+from realtime.draw import RED
+
 
 @pytest.fixture()
-def display():
+def display(tmp_path):
     if not (shutil.which("Xvfb") and shutil.which("xdotool")):
         need("Xvfb and xdotool (Debian packages xvfb, xdotool)")
     num = 90 + os.getpid() % 9
-    server = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1024x768x24"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    fb = tmp_path / "fb"
+    fb.mkdir()
+    server = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", "1024x768x24", "-fbdir", str(fb)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
-    yield f":{num}"
+    yield f":{num}", fb / "Xvfb_screen0"
     server.terminate()
     server.wait(timeout=10)
 
@@ -32,7 +41,26 @@ def xdotool(display: str, *args: str) -> str:
     return r.stdout.strip()
 
 
+def screen(fb: Path, display: str, window: str) -> np.ndarray:
+    """What the window shows now, cut from Xvfb's screen file (XWD: a big-endian header, then BGRX pixels)."""
+    raw = fb.read_bytes()
+    head = np.frombuffer(raw[:100], ">u4")
+    w, h, per_line = int(head[4]), int(head[5]), int(head[12])
+    offset = int(head[0]) + 12 * int(head[19])
+    pixels = np.frombuffer(raw, np.uint8, h * per_line, offset).reshape(h, per_line)[:, : 4 * w]
+    img = pixels.reshape(h, w, 4)[:, :, :3]
+    geo = dict(line.split("=") for line in xdotool(display, "getwindowgeometry", "--shell", window).split())
+    x, y, ww, wh = (int(geo[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+    return img[y : y + wh, x : x + ww]
+
+
+def key(display: str, window: str, name: str, settle: float = 1.0) -> None:
+    xdotool(display, "key", "--window", window, name)
+    time.sleep(settle)
+
+
 def test_window_opens_takes_keys_and_quits(display, tmp_path):
+    display, fb = display
     env = {**os.environ, "DISPLAY": display, "QT_LOGGING_RULES": "*=false"}
     app = subprocess.Popen([sys.executable, "-m", "realtime.cam", "--source", "demo", "--snapshot-dir", str(tmp_path)],
                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -44,16 +72,23 @@ def test_window_opens_takes_keys_and_quits(display, tmp_path):
     assert window, "no window appeared"
     time.sleep(2.0)  # let frames flow
     xdotool(display, "windowfocus", "--sync", window)
-    xdotool(display, "key", "d")
-    time.sleep(0.5)
-    xdotool(display, "key", "s")
-    time.sleep(1.0)
-    xdotool(display, "key", "q")
+    assert screen(fb, display, window).shape[:2] == (480, 640)
+    key(display, window, "d")
+    key(display, window, "s")
+    key(display, window, "space")
+    paused = screen(fb, display, window)
+    key(display, window, "space")
+    running = screen(fb, display, window)
+    key(display, window, "q", 0)
     out, err = app.communicate(timeout=30)
     assert app.returncode == 0, err
-    assert "frames from demo" in out and "no screen" not in err
+    assert "frames from demo" in out and "no screen" not in err and "start-up: " in err
     shots = list(tmp_path.glob("digitcam-*.png"))
     assert len(shots) == 1 and "snapshot saved" in err
     shot = cv2.imread(str(shots[0]))
-    assert shot.shape == (480, 640, 3)
-    assert (shot[:120, -160:] < 20).mean() > 0.5, "the debug view's mask thumbnail (mostly black) is at the top right"
+    assert shot.shape[1] == 640 and shot.shape[0] > 480, "the debug panel is below the video"
+    assert (shot[480 + 10 : 480 + 100, -150:] < 20).mean() > 0.5, "the mask thumbnail (mostly black) in the panel"
+    assert (shot[:120, -160:] > 100).mean() > 0.5, "nothing drawn over the video's corner"
+    is_red = lambda img: np.all(np.abs(img.astype(int) - RED) < 30, axis=2)  # noqa: E731
+    assert paused.shape == shot.shape and is_red(paused[:, :3]).all() and is_red(paused[:3]).all(), "paused: red"
+    assert not is_red(running[:, :3]).all(), "the mark goes when it runs again"
