@@ -3,17 +3,21 @@
 All backends take ink images in [0, 1] (what normalise makes) and return softmax probabilities; they
 agree to 1e-5 (tests check it). Which one is fastest depends on the machine, so `pick_backend` times
 the available ones on a few crops at start-up and keeps the winner; the live window shows its name.
+Only three earn their place here, by the benchmark's figures (README, "Speed"):
 
-- `torch`: the model as trained, eager, under `inference_mode` (the reference).
-- `numpy`: three BLAS matmuls on the loaded weights.
-- `sparse`: a compiled (numba) kernel that reads only the weight rows it needs. A digit covers ~20 %
-  of the 784 pixels and ReLU zeroes about half of each hidden layer, and on a CPU the cost of a
-  batch-1 MLP is reading 2.6 MB of weights, so skipping the rows of zero inputs is the speed-up. The
-  input standardisation is folded into fc1 so that background pixels are exactly zero.
-- `cuda`, `cuda-graph`: eager CUDA, and the model captured as a CUDA graph per batch-size bucket with
-  static buffers in pinned host memory, so one graph launch replaces a dozen kernel launches and copies.
-- `cuda-kernels`: the same graph made of four Triton kernels (kernels.py) that read the crops from and
-  write the probabilities to pinned host memory directly; the fastest on an H100 at batch size 1.
+- `torch` (`cuda` on a GPU): the model as trained, eager, under `inference_mode`: the reference, and
+  what runs where neither of the others can.
+- `sparse`: the fastest on a CPU, 10-15x faster than torch eager at batch size 1. A compiled (numba)
+  kernel that reads only the weight rows it needs: a digit covers ~20 % of the 784 pixels and ReLU
+  zeroes about half of each hidden layer, and on a CPU the cost of a batch-1 MLP is reading 2.6 MB of
+  weights, so skipping the rows of zero inputs is the speed-up. The input standardisation is folded
+  into fc1 so that background pixels are exactly zero.
+- `cuda-kernels`: the fastest on CUDA (an H100: 19-24 us a call, eager CUDA 144-241 us). The model as
+  four Triton kernels (kernels.py) in a CUDA graph per batch-size bucket, reading the crops from and
+  writing the probabilities to pinned host memory directly: one graph launch and one sync per call.
+
+The variants that exist to show what each step gains (NumPy matmuls, cuBLAS in a CUDA graph with and
+without fused layers and captured copies) live in the benchmark, `realtime/measure/bench.py`.
 """
 
 from __future__ import annotations
@@ -32,12 +36,6 @@ try:  # numba is a dependency; without it (an unsupported Python, say) the numpy
     from numba import njit
 except ImportError:  # pragma: no cover
     njit = None
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
 
 
 class Backend:
@@ -63,26 +61,13 @@ class TorchBackend(Backend):
         return torch.softmax(self.model(standardise(x)), 1).cpu().numpy()
 
 
-def _folded(state: dict[str, torch.Tensor]) -> tuple[np.ndarray, ...]:
+def folded_weights(state: dict[str, torch.Tensor]) -> tuple[np.ndarray, ...]:
     """Weights as (in, out) float32 arrays with the input standardisation folded into fc1."""
     w1 = state["fc1.weight"].double()
     b1 = state["fc1.bias"].double() - (MEAN / STD) * w1.sum(1)
     arrays = (w1.T / STD, b1, state["fc2.weight"].double().T, state["fc2.bias"], state["fc3.weight"].double().T,
               state["fc3.bias"])
     return tuple(np.ascontiguousarray(a.float().numpy()) for a in arrays)
-
-
-class NumpyBackend(Backend):
-    name = "numpy"
-
-    def __init__(self, state: dict[str, torch.Tensor]) -> None:
-        self.w1, self.b1, self.w2, self.b2, self.w3, self.b3 = _folded(state)
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        x = np.asarray(images, np.float32).reshape(len(images), -1)
-        h = np.maximum(x @ self.w1 + self.b1, 0)
-        h = np.maximum(h @ self.w2 + self.b2, 0)
-        return softmax(h @ self.w3 + self.b3)
 
 
 def _jit(fn: Callable) -> Callable:
@@ -163,7 +148,7 @@ class SparseBackend(Backend):
     def __init__(self, state: dict[str, torch.Tensor]) -> None:
         if njit is None:
             raise RuntimeError("the sparse backend needs numba")
-        self.w1, self.b1, self.w2, self.b2, self.w3, self.b3 = _folded(state)
+        self.w1, self.b1, self.w2, self.b2, self.w3, self.b3 = folded_weights(state)
         self.idx = np.empty(max(self.w1.shape), np.int64)
         self._buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.predict(np.zeros((1, SIZE, SIZE), np.float32))  # compile (or load the cache) now, not mid-frame
@@ -189,35 +174,20 @@ class SparseBackend(Backend):
         return self._run(images, True)
 
 
-class CudaGraphBackend(Backend):
-    """The model captured as CUDA graphs, one per batch-size bucket (1, 2, 4, ... 256).
+class GraphBackend(Backend):
+    """A model captured as CUDA graphs, one per batch-size bucket (1, 2, 4, ... 256), that read the crops
+    from and write the probabilities to pinned host memory: a call is one graph launch and one sync.
 
     At batch size 1 the GPU's arithmetic is nothing; what costs is launching a dozen small kernels and
-    copies from Python, each a few microseconds. So, by default:
-    - `fused`: the input standardisation is folded into fc1's weights and each hidden layer is one
-      cuBLASLt call with bias and ReLU in its epilogue (`torch._addmm_activation`) where that exists;
-    - `copies_in_graph`: the copy of the crops from pinned host memory and of the probabilities back
-      are captured in the graph too, so a call is one graph launch and one stream sync; where the
-      installed PyTorch refuses to capture a copy, they run around the graph instead (`copies_in_graph`
-      then reads False).
-    The flags exist so that the benchmark can show what each step gains; results equal eager to 1e-5.
+    copies from Python, each a few microseconds. Subclasses say what a graph holds (`_capture`); the
+    weights are (in, out) with the input standardisation folded into fc1 (`folded_weights`).
     """
 
-    name = "cuda-graph"
     BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
-    def __init__(self, state: dict[str, torch.Tensor], device: str = "cuda", fused: bool = True,
-                 copies_in_graph: bool = True) -> None:
+    def __init__(self, state: dict[str, torch.Tensor], device: str = "cuda") -> None:
         self.device = torch.device(device)
-        self.fused = fused
-        self.copies_in_graph = copies_in_graph
-        if fused:
-            self.layers = [torch.from_numpy(a).to(self.device) for a in _folded(state)]  # (in, out) weights
-            self.addmm_relu = getattr(torch, "_addmm_activation", None)
-        else:
-            self.model = FCL()
-            self.model.load_state_dict(state)
-            self.model.to(self.device).eval()
+        self.layers = [torch.from_numpy(a).to(self.device) for a in folded_weights(state)]
         top = self.BUCKETS[-1]
         self.host_in = torch.zeros((top, SIZE * SIZE), dtype=torch.float32).pin_memory()
         self.host_out = torch.zeros((top, CLASSES), dtype=torch.float32).pin_memory()
@@ -228,52 +198,29 @@ class CudaGraphBackend(Backend):
         self.replay_stream = torch.cuda.default_stream(self.device)
         self.predict(np.zeros((1, SIZE, SIZE), np.float32))
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.fused:
-            return torch.softmax(self.model(standardise(x)), 1)
-        w1, b1, w2, b2, w3, b3 = self.layers
-        if self.addmm_relu is not None:
-            h = self.addmm_relu(b1, x, w1)
-            h = self.addmm_relu(b2, h, w2)
-        else:
-            h = torch.relu(torch.addmm(b1, x, w1))
-            h = torch.relu(torch.addmm(b2, h, w2))
-        return torch.softmax(torch.addmm(b3, h, w3), 1)
-
-    def _capture(self, n: int, with_copies: bool) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
-        static_in = torch.zeros((n, SIZE * SIZE), device=self.device)
-        with torch.inference_mode(), torch.cuda.stream(self.stream):
-            for _ in range(3):  # warm up on the side stream, as CUDA graph capture requires
-                self._forward(static_in)
-            self.stream.synchronize()
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, stream=self.stream, capture_error_mode="thread_local"):
-                if with_copies:
-                    static_in.copy_(self.host_in[:n], non_blocking=True)
-                static_out = self._forward(static_in)
-                if with_copies:
-                    self.host_out[:n].copy_(static_out, non_blocking=True)
-        return graph, static_in, static_out
+    def _capture(self, n: int) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
+        """A graph for batches of `n` rows of host_in to host_out; returns it and its device-side input/output."""
+        raise NotImplementedError
 
     def _graph(self, n: int) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
         if n not in self.graphs:
-            if self.copies_in_graph:
-                try:
-                    self.graphs[n] = self._capture(n, True)
-                    # check that the captured copies really move data (some versions capture nothing)
-                    self.host_in_np[:n] = 0
-                    self.host_out_np[:n] = -1
-                    self.graphs[n][0].replay()
-                    self.replay_stream.synchronize()
-                    if not np.allclose(self.host_out_np[:n].sum(1), 1, atol=1e-4):
-                        raise RuntimeError("copies captured in the graph did not run")
-                except RuntimeError:
-                    self.copies_in_graph = False
-                    self.graphs.clear()
-                    torch.cuda.synchronize(self.device)
-            if not self.copies_in_graph:
-                self.graphs[n] = self._capture(n, False)
+            self.graphs[n] = self._capture(n)
+            # check that the graph really reads and writes host memory (some versions capture nothing)
+            self.host_in_np[:n] = 0
+            self.host_out_np[:n] = -1
+            self.graphs[n][0].replay()
+            self.replay_stream.synchronize()
+            if not np.allclose(self.host_out_np[:n].sum(1), 1, atol=1e-4):
+                del self.graphs[n]
+                raise RuntimeError(f"the {self.name} backend's graph did not run on this machine")
         return self.graphs[n]
+
+    def _replay(self, bucket: int) -> None:
+        """Run the graph of `bucket` rows: host_in to host_out. On the default stream, which is current unless
+        a caller changed it: entering a stream context costs ~10 us and even asking torch for the current
+        stream ~5 us, as much as the graph itself."""
+        self._graph(bucket)[0].replay()
+        self.replay_stream.synchronize()
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         n = len(images)
@@ -283,19 +230,11 @@ class CudaGraphBackend(Backend):
             return np.concatenate([self.predict(images[i : i + self.BUCKETS[-1]])
                                    for i in range(0, n, self.BUCKETS[-1])])
         bucket = next(b for b in self.BUCKETS if b >= n)
-        graph, static_in, static_out = self._graph(bucket)
+        self._graph(bucket)
         self.host_in_np[:n] = np.asarray(images, np.float32).reshape(n, -1)
         if bucket > n:
             self.host_in_np[n:bucket] = 0
-        # on the default stream, which is current unless a caller changed it: entering a stream context
-        # costs ~10 us and even asking torch for the current stream ~5 us, as much as the graph itself
-        if self.copies_in_graph:
-            graph.replay()
-        else:
-            static_in.copy_(self.host_in[:bucket], non_blocking=True)
-            graph.replay()
-            self.host_out[:bucket].copy_(static_out, non_blocking=True)
-        self.replay_stream.synchronize()
+        self._replay(bucket)
         return self.host_out_np[:n].copy()
 
 
@@ -308,9 +247,10 @@ class _HostArray:
                                          "data": (tensor.data_ptr(), False), "version": 3}
 
 
-class KernelGraphBackend(CudaGraphBackend):
+class KernelGraphBackend(GraphBackend):
     """The FCL as Triton kernels (kernels.py) in a CUDA graph, reading the crops from and writing the
-    probabilities to pinned host memory directly: a call is one graph launch and one sync."""
+    probabilities to pinned host memory directly (no copy engine). `staged` and `k_block` are the
+    kernels' settings; the benchmark times the others."""
 
     name = "cuda-kernels"
 
@@ -324,11 +264,9 @@ class KernelGraphBackend(CudaGraphBackend):
         self.staged = staged
         self.k_block = k_block or kernels.K_BLOCK
         self.scratch: dict[int, tuple[torch.Tensor, ...]] = {}  # the graphs' buffers: alive as long as they are
-        super().__init__(state, device, fused=True, copies_in_graph=True)
+        super().__init__(state, device)
 
-    def _capture(self, n: int, with_copies: bool) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
-        if not with_copies:  # nothing to fall back to: the kernels read host memory or nothing
-            raise RuntimeError("the cuda-kernels backend could not run on this machine")
+    def _capture(self, n: int) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
         x = torch.as_tensor(_HostArray(self.host_in[:n]), device=self.device)
         out = torch.as_tensor(_HostArray(self.host_out[:n]), device=self.device)
         hidden = self.layers[0].shape[1]
@@ -351,15 +289,13 @@ def available_backends(state: dict[str, torch.Tensor], device: str = "auto") -> 
     cuda = torch.cuda.is_available()
     if device in ("auto", "cpu"):
         found.append(TorchBackend(state, "cpu"))
-        found.append(NumpyBackend(state))
         if njit is not None:
             found.append(SparseBackend(state))
     if device in ("auto", "cuda") and cuda:
         found.append(TorchBackend(state, "cuda"))
-        found.append(CudaGraphBackend(state, "cuda"))
         try:
             found.append(KernelGraphBackend(state, "cuda"))
-        except Exception as e:  # no Triton, or a Triton too old for this GPU: the other backends remain
+        except Exception as e:  # no Triton (Windows, macOS), or one too old for this GPU: eager CUDA remains
             print(f"note: the cuda-kernels backend is not available ({e.__class__.__name__}: {e})", file=sys.stderr)
     if device == "cuda" and not cuda:
         raise RuntimeError("--device cuda: no CUDA device is available (try --device auto)")

@@ -75,7 +75,7 @@ if triton is not None:
 def forward(x: torch.Tensor, layers: list[torch.Tensor], h1: torch.Tensor, h2: torch.Tensor,
             out: torch.Tensor, staged: torch.Tensor | None = None, k_block: int = K_BLOCK) -> None:
     """Probabilities of x (M, 784) into out (M, 10); h1, h2 (M, 500) are scratch. Weights are (in, out)
-    with the input standardisation folded into fc1, as `classify._folded` makes them. With `staged`
+    with the input standardisation folded into fc1, as `classify.folded_weights` makes them. With `staged`
     (M, 784) on the device, x is first copied there in one pass; without it fc1 reads x in one step
     (x in host memory is then read once per program, but all at once rather than in a loop)."""
     w1, b1, w2, b2, w3, b3 = layers

@@ -1,4 +1,5 @@
-"""Backends: all agree with torch eager to 1e-5; the CUDA ones run when there is a GPU."""
+"""Backends: all agree with torch eager to 1e-5; the CUDA ones run when there is a GPU (skipped here
+without one; they ran on lent H100 and H200 machines)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from realtime.classify import (
-    CudaGraphBackend,
-    KernelGraphBackend,
-    NumpyBackend,
-    SparseBackend,
-    TorchBackend,
-    pick_backend,
-    sample_crops,
-)
+from realtime.classify import KernelGraphBackend, SparseBackend, TorchBackend, pick_backend, sample_crops
+from realtime.measure.bench import CublasGraphBackend, NumpyBackend
 from train.trainer import to_ink
 
 
@@ -44,7 +38,7 @@ def test_sparse_logits_equal_eager_within_1e_5_relative(state, mnist):
 
 def test_pick_backend_times_every_candidate(state):
     best, timings = pick_backend(state, "cpu")
-    assert set(timings) == {"torch", "numpy", "sparse"}
+    assert set(timings) == {"torch", "sparse"}  # the compared-only variants are the benchmark's
     assert timings[best.name] == min(timings.values())
 
 
@@ -53,7 +47,7 @@ def test_cuda_backends_agree_with_eager(state, mnist):
     x = crops(mnist)
     ref = TorchBackend(state).predict(x)
     backends = [TorchBackend(state, "cuda")]
-    backends += [CudaGraphBackend(state, fused=f, copies_in_graph=c) for f in (True, False) for c in (True, False)]
+    backends += [CublasGraphBackend(state, fused=f, copies_in_graph=c) for f in (True, False) for c in (True, False)]
     backends += [KernelGraphBackend(state, staged=s) for s in (True, False)]
     for backend in backends:
         for batch in (x[:1], x[:5], x[:37], x, x[:1]):
@@ -65,5 +59,5 @@ def test_cuda_backends_agree_with_eager(state, mnist):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_pick_backend_on_cuda_times_cuda_backends(state):
     best, timings = pick_backend(state, "cuda")
-    assert set(timings) == {"cuda", "cuda-graph", "cuda-kernels"}
+    assert set(timings) == {"cuda", "cuda-kernels"}
     assert timings[best.name] == min(timings.values())
