@@ -283,22 +283,30 @@ class KernelGraphBackend(GraphBackend):
         return graph, x, out
 
 
-def available_backends(state: dict[str, torch.Tensor], device: str = "auto") -> list[Backend]:
-    """Every backend that can run here for `device` (auto: all of them; cpu: CPU ones; cuda: CUDA ones)."""
+def available_backends(state: dict[str, torch.Tensor], device: str = "auto", reference: bool = False
+                       ) -> list[Backend]:
+    """The backends worth timing here for `device` (auto: CPU and CUDA; cpu; cuda).
+
+    `sparse` on a CPU and `cuda-kernels` on CUDA; torch eager, the reference, only where the fast one
+    cannot run (no numba; no Triton) or when `reference` is asked for (the benchmark and the tests): it
+    is 10x slower than sparse on every machine measured, and timing it at start-up costs about a second
+    (its first call sets up oneDNN)."""
     found: list[Backend] = []
     cuda = torch.cuda.is_available()
+    if device == "cuda" and not cuda:
+        raise RuntimeError("--device cuda: no CUDA device is available (try --device auto)")
     if device in ("auto", "cpu"):
-        found.append(TorchBackend(state, "cpu"))
         if njit is not None:
             found.append(SparseBackend(state))
+        if reference or njit is None:
+            found.append(TorchBackend(state, "cpu"))
     if device in ("auto", "cuda") and cuda:
-        found.append(TorchBackend(state, "cuda"))
         try:
             found.append(KernelGraphBackend(state, "cuda"))
         except Exception as e:  # no Triton (Windows, macOS), or one too old for this GPU: eager CUDA remains
             print(f"note: the cuda-kernels backend is not available ({e.__class__.__name__}: {e})", file=sys.stderr)
-    if device == "cuda" and not cuda:
-        raise RuntimeError("--device cuda: no CUDA device is available (try --device auto)")
+        if reference or not any(b.name == "cuda-kernels" for b in found):
+            found.append(TorchBackend(state, "cuda"))
     return found
 
 

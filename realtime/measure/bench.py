@@ -138,9 +138,9 @@ class CublasGraphBackend(GraphBackend):
 
 def compared_backends(state: dict, device: str) -> list[Backend]:
     """The app's backends for `device`, and the variants that exist only to be compared with them."""
-    backends = available_backends(state, device)
+    backends = available_backends(state, device, reference=True)
     if device in ("auto", "cpu"):
-        backends.insert(1, NumpyBackend(state))
+        backends.insert(0, NumpyBackend(state))
     if device != "cpu" and torch.cuda.is_available():  # what each step of the CUDA graph gains
         backends += [CublasGraphBackend(state, fused=f, copies_in_graph=c) for f, c in
                      ((True, True), (True, False), (False, True), (False, False))]
