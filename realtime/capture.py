@@ -244,7 +244,8 @@ class VideoSource(Source):
         self.cap = cv2.VideoCapture(str(path))
         if not self.cap.isOpened():
             raise SourceError(f"cannot open video {path} (not a video file, or a codec OpenCV lacks)")
-        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 30.0
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1 <= fps <= 240 else 30.0  # some containers report 0 or 1000: frame times go by it
         self.count = 0
 
     def read(self) -> Frame | None:

@@ -76,7 +76,7 @@ def test_the_wheel_holds_the_weights_inside_the_package_and_both_commands(wheel)
     assert any("matplotlib" in r and 'extra == "train"' in r for r in requires)
 
 
-def test_the_installed_tool_runs_the_demo_from_another_folder(venv, tmp_path):
+def test_the_installed_tool_runs_the_demo_from_another_folder(venv, tmp_path, mnist_dir):
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -96,3 +96,6 @@ def test_the_installed_tool_runs_the_demo_from_another_folder(venv, tmp_path):
     r = run(bin_dir / "python", "-m", "realtime.measure.bench", "--frames", "2", "--repeat", "1", "--calls", "20",
             cwd=elsewhere)
     assert r.returncode == 0 and "pipeline per 640x480 frame" in r.stdout, r.stderr
+    r = run(bin_dir / "python", "-m", "realtime.measure.accuracy", "--scenes", "3", "--data-dir", mnist_dir,
+            cwd=elsewhere)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
