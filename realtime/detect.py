@@ -25,6 +25,8 @@ from train.resample import jit, linear_axis
 
 CROP_HEIGHT = 48  # a candidate is cut out at the coarsest level where it is still at least this tall
 MIN_SIDE = 8  # frames narrower than this in either direction hold nothing to read
+EDGE_WIDTH = 0.3  # a shape touching the frame's border must be at least this wide for its height
+TYPICAL_AT = 0.75  # the writing's height is this quantile of the shapes' heights, weighted by their ink
 
 __all__ = ["Candidate", "DetectConfig", "Detection", "darkness", "darkness_map", "detect", "paper_map",
            "propose_cuts", "sheared_columns", "split_columns", "to_8bit", "to_gray"]
@@ -111,9 +113,9 @@ def _find_shapes(ink: Ink, least: float) -> tuple[_Shapes, np.ndarray]:
 
 
 def _typical_height(sh: _Shapes, min_h: float) -> tuple[float, int]:
-    """The writing's typical digit height (search pixels) and how many shapes it rests on: the median
-    height of pen-drawn shapes clear of the border, weighted by their ink (a big digit outweighs a
-    stamp's small print)."""
+    """The writing's typical digit height (search pixels) and how many shapes it rests on: the upper
+    quartile of the heights of pen-drawn shapes clear of the border, weighted by their ink (a big
+    digit outweighs a stamp's small print, and handwriting the smaller print of a form around it)."""
     idx = [k for k, (b, e) in enumerate(zip(sh.boxes, sh.edge))
            if b[3] >= min_h and not e and b[3] >= WRITING_SHAPE * sh.stroke[k]]
     if not idx:
@@ -122,7 +124,7 @@ def _typical_height(sh: _Shapes, min_h: float) -> tuple[float, int]:
     w = np.array([sh.area[k] for k in idx], np.float64)
     order = np.argsort(h)
     cum = np.cumsum(w[order])
-    return float(h[order][np.searchsorted(cum, cum[-1] / 2)]), len(idx)
+    return float(h[order][np.searchsorted(cum, TYPICAL_AT * cum[-1])]), len(idx)
 
 
 def _merge(sh: _Shapes, ref_h: float) -> None:
@@ -158,12 +160,10 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
     for (bx, by, bw, bh), mem, e in zip(sh.boxes, sh.members, sh.edge):
         if bh < min_h or bh < 0.3 * ref_h:
             continue  # noise, a dot, a stray mark
-        if typical >= 3 and bh > 3 * ref_h:
-            rejected += 1  # far taller than the digits around it: a shadow's edge, a fold, a rule
-            continue
-        if e and not (typical >= 2 and 0.7 * ref_h <= bh <= 1.5 * ref_h):
+        if e and not (typical >= 2 and 0.7 * ref_h <= bh <= 1.5 * ref_h and bw >= EDGE_WIDTH * bh):
             # Touching the border: a digit cut by the frame edge reads wrongly, and paper edges and
-            # shadows touch it. Keep it only when it is as tall as the digits clear of the border.
+            # shadows touch it. Keep it only when it is as tall as the digits clear of the border and
+            # not a thin upright sliver (the edge of a sheet or of a shadow along the border is a "1").
             rejected += 1
             continue
         if bh / max(bw, 1) > cfg.max_aspect_tall or bw / bh > cfg.max_aspect_wide:

@@ -37,8 +37,14 @@ NOISE_SIGMAS = 5.0  # ink must be darker than the paper by this many standard de
 COARSE_SIDE = 500  # the coarse look is taken at the first pyramid level whose longer side is at most this
 COARSE_KERNEL = 0.35  # its paper estimate spans this share of the shorter side: wider than any marker stroke
 SEARCH_STROKE = 1.5  # the search resolution keeps strokes at least this many pixels wide
-PAPER_STROKES = 2.5  # the paper estimate's kernel, in stroke widths
+PAPER_STROKES = 2.0  # the paper estimate's kernel, in stroke widths (with their blurred rims) ...
+PAPER_HEIGHTS = 0.33  # ... and at least this share of the writing's height (a faint, blurred stroke is
+#                       wider than the part of it that passes a threshold)
 INK_SHARE = 0.4  # a pixel of a shape is at least this share of the writing's typical darkness
+SURE_SHARE = 0.8  # ... and the shape's darkest pixel this share
+SURE_OVER_GRAIN = 12  # clearly ink: this many levels of darkness (of 255) above the paper's grain
+MIN_LOW = 16  # no pixel less dark than this (of 255) is ink, however smooth the paper
+DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at which the relative ones apply as they are
 WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot
 LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees)
@@ -53,6 +59,7 @@ class Scale:
     height: float  # typical height of a shape of writing (a digit)
     found: bool  # False: nothing writing-like was seen, the figures are defaults
     contrast: float = 0.0  # typical darkness of the writing's shapes (0-1), 0 when none was seen
+    extent: float = 2.0  # typical width of a stroke with its soft rim (blur), down to the faintest ink
 
 
 @dataclass
@@ -283,7 +290,10 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1])
     mask, _ = remove_lines(mask)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    sh = _shapes(mask, dark, max(round(255 * strong), grain + round(255 * (strong - share))), n, labels, stats)
+    # "Clearly ink" relative to the paper's own grain, not to black: a faint blue pen or a pencil out
+    # of focus never reaches a third of black, yet stands well clear of the paper.
+    sure = min(round(255 * strong), max(grain, round(255 * share)) + SURE_OVER_GRAIN)
+    sh = _shapes(mask, dark, sure, n, labels, stats)
     ok = _writing(sh, gray.shape)
     if not ok.any():
         return Scale(2.0, 0.0, False), 0.0, np.zeros_like(mask)
@@ -291,7 +301,9 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     stroke = _weighted_median(sh.core_stroke[ok], weight) * factor
     height = _weighted_median(sh.stats[ok, cv2.CC_STAT_HEIGHT].astype(np.float64), weight) * factor
     contrast = _weighted_median(sh.dark[ok], weight) / 255
-    return Scale(stroke, height, True, contrast), float(weight.sum()) * factor * factor, ok[labels].view(np.uint8)
+    extent = _weighted_median(sh.stroke[ok], weight) * factor
+    scale = Scale(stroke, height, True, contrast, max(stroke, extent))
+    return scale, float(weight.sum()) * factor * factor, ok[labels].view(np.uint8)
 
 
 def search_level(scale: Scale, coarse: int) -> int:
@@ -329,14 +341,29 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     level = search_level(scale, c)
     gray = levels[level]
     f = 2.0**level
-    paper = paper_map(gray, max(5.0, PAPER_STROKES * scale.stroke / f + 2))
+    paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
     floor = round(NOISE_SIGMAS * noise / f)
-    # Relative to the writing's own darkness: a shadow a quarter darker than the paper is nothing
-    # next to a black marker, and a good part of a pencil stroke.
-    share = max(share, INK_SHARE * scale.contrast)
-    mask, lines = remove_lines(ink_mask(gray, paper, share, floor))
-    low, high = round(255 * share), round(255 * max(threshold, share))
+    low, high = _thresholds(darkness(gray, paper), scale, share, threshold)
+    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, floor))
     return Ink(levels, level, paper, mask, lines, low, high, scale, light_on_dark)
+
+
+def _thresholds(dark: np.ndarray, scale: Scale, share: float, threshold: float) -> tuple[int, int]:
+    """The darkness (0-255) a pixel needs to be part of a shape, and the darkness some pixel of a shape
+    must reach, relative to the writing's own darkness and to the paper's grain.
+
+    A shadow a quarter darker than the paper is nothing next to a black marker, and a good part of a
+    pencil stroke; a faint pen out of focus never gets near a third of black, yet stands clear of a
+    smooth paper's grain. `share` and `threshold` (the user's sensitivity, keys + and -) scale both;
+    with no writing seen, they are used as they are.
+    """
+    if not scale.found:
+        return round(255 * share), round(255 * threshold)
+    k = threshold / DEFAULT_THRESHOLD
+    grain = texture_level(dark)
+    low = max(grain + SURE_OVER_GRAIN // 2, round(255 * k * INK_SHARE * scale.contrast), MIN_LOW)
+    high = max(low + SURE_OVER_GRAIN // 2, round(255 * k * min(DEFAULT_THRESHOLD, SURE_SHARE * scale.contrast)))
+    return low, high
 
 
 def _stands_out(gray: np.ndarray, writing: np.ndarray) -> bool:

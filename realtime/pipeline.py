@@ -31,6 +31,9 @@ SPLIT_WIDER = 1.35  # a shape this much wider than the frame's typical digit may
 SURE_READ = 0.9  # ... unless the network reads it as one digit with this confidence ...
 SURE_SPLIT = 1.7  # ... and it is not this much wider
 OVERLAP = 0.5  # parts whose boxes overlap by more than this share of the narrower one are one digit
+NOT_A_DIGIT = 0.3  # a shape the network gives no class this much is not a digit at all: it is not shown
+PRINT_WORD = 4  # a row with this many shapes that are not digits is a line of print (a word at least) ...
+TYPESET = 0.25  # ... if its shapes stand closer than this share of their height
 
 
 @dataclass
@@ -70,14 +73,58 @@ def _segmentations(cuts: list[int]) -> list[list[tuple[int, int] | None]]:
     return out
 
 
+class _Clock:
+    """Milliseconds per stage of one frame, the stages' laps added up."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self.t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] = self.ms.get(stage, 0.0) + (now - self.t) * 1e3
+        self.t = now
+
+
+class _Batch:
+    """The 28x28 images of one frame, their boxes and, once classified, their probabilities."""
+
+    def __init__(self) -> None:
+        self.images: list[np.ndarray] = []
+        self.boxes: list[Box] = []
+        self.probs = np.zeros((0, 10), np.float32)
+
+    def add(self, image: np.ndarray, box: Box) -> int:
+        self.images.append(image)
+        self.boxes.append(box)
+        return len(self.images) - 1
+
+    def classify(self, backend: Backend) -> None:
+        """Classify the images added since the last call, in one call."""
+        new = self.images[len(self.probs) :]
+        if new:
+            self.probs = np.concatenate([self.probs, backend.predict(np.stack(new))])
+
+
+def _typeset(row: list[int], boxes: list[Box]) -> bool:
+    """Whether a row's shapes stand as close as printed letters do: most gaps under TYPESET of the
+    height (handwriting leaves more room between symbols, unless its digits touch)."""
+    if len(row) < 3:
+        return False
+    gaps = [boxes[b][0] - (boxes[a][0] + boxes[a][2]) for a, b in zip(row, row[1:])]
+    height = statistics.median(boxes[k][3] for k in row)
+    return statistics.median(gaps) < TYPESET * height
+
+
 class Reader:
     """Reads the digits of frames; keeps the tracker state between frames of one video."""
 
     def __init__(self, backend: Backend, detect_config: DetectConfig | None = None, min_confidence: float = 0.5,
-                 smooth: bool = True) -> None:
+                 smooth: bool = True, not_a_digit: float = NOT_A_DIGIT) -> None:
         self.backend = backend
         self.config = detect_config or DetectConfig()
-        self.min_confidence = min_confidence
+        self.min_confidence = min_confidence  # under it a digit shows as "?"
+        self.not_a_digit = min(not_a_digit, min_confidence)  # under it a shape is not shown at all
         self.smooth = smooth
         self.tracker = Tracker()
 
@@ -93,31 +140,42 @@ class Reader:
     def read(self, frame: np.ndarray, still: bool = False, t: float | None = None) -> FrameResult:
         """Read one frame. `still`: an independent image (no smoothing with the frames before). `t`: when
         it was seen, in seconds, for smoothing over time (without it frames count as 1/30 s apart)."""
-        t0 = time.perf_counter()
+        clock = _Clock()
         det = detect(frame, self.config)
-        t1 = time.perf_counter()
+        clock.lap("detect")
+        batch = _Batch()
+        for cand in det.candidates:  # every candidate read as one digit, in one batch
+            batch.add(*normalise(cand))
+        clock.lap("normalise")
+        batch.classify(self.backend)
+        clock.lap("classify")
+        options, expected = self._cuts(det, batch)
+        clock.lap("normalise")
+        batch.classify(self.backend)
+        clock.lap("classify")
+        chosen = [i for segs, n in zip(options, expected) for i in self._best(segs, batch, n)]
+        chosen = self._without_print(chosen, batch)
+        digits = self._digits(chosen, batch, still, t)
+        rows = group_rows([d.box for d in digits])
+        lines = read_lines([d.box for d in digits], [d.symbol for d in digits], rows=rows)
+        digits = [digits[i] for row in rows for i in row]  # reading order: rows top to bottom, left to right
+        clock.lap("track")
+        return FrameResult(digits, lines, clock.ms, det)
 
-        # Every candidate read as one digit, in one batch.
-        images: list[np.ndarray] = []
-        boxes: list[Box] = []
-        for cand in det.candidates:
-            img, box = normalise(cand)
-            images.append(img)
-            boxes.append(box)
-        t2 = time.perf_counter()
-        probs = self.backend.predict(np.stack(images)) if images else np.zeros((0, 10), np.float32)
-        t3 = time.perf_counter()
+    def _cuts(self, det: Detection, batch: _Batch) -> tuple[list[list[list[int]]], list[float]]:
+        """The ways to read each candidate (as batch rows), cutting those that may be touching digits.
 
-        # Shapes much wider than this frame's typical digit, or wide and read with doubt, are also
-        # tried as touching digits (the median shape is a single digit, hence "typical").
+        A shape much wider than this frame's typical digit, or wide and read with doubt, is also tried
+        as two or three digits; its parts join the batch (the median shape is a single digit, hence
+        "typical"). Also returns how many digits wide each candidate is.
+        """
         aspects = [c.box[2] / c.box[3] for c in det.candidates]
         typical = min(0.9, max(0.4, statistics.median(aspects))) if len(aspects) >= 3 else TYPICAL_ASPECT
-        options: list[list[list[int]]] = [[[i]] for i in range(len(images))]  # segmentations, as batch rows
-        expected = [1.0] * len(images)  # how many digits wide each candidate is
-        first_part = len(images)
+        options: list[list[list[int]]] = [[[i]] for i in range(len(det.candidates))]
+        expected = [1.0] * len(det.candidates)
         for i, cand in enumerate(det.candidates):
             wide = cand.box[2] / cand.box[3] / typical
-            if wide < SPLIT_WIDER or (wide < SURE_SPLIT and probs[i].max() >= SURE_READ):
+            if wide < SPLIT_WIDER or (wide < SURE_SPLIT and batch.probs[i].max() >= SURE_READ):
                 continue
             propose_cuts(cand)
             if not cand.cuts:
@@ -129,23 +187,35 @@ class Reader:
                 idx = []
                 for part in seg:
                     if part not in seen:
-                        img, box = normalise(cand, part)
-                        images.append(img)
-                        boxes.append(box)
-                        seen[part] = len(images) - 1
+                        seen[part] = batch.add(*normalise(cand, part))
                     idx.append(seen[part])
                 segs.append(idx)
             options[i] = segs
-        t4 = time.perf_counter()
-        if len(images) > first_part:
-            probs = np.concatenate([probs, self.backend.predict(np.stack(images[first_part:]))])
-        t5 = time.perf_counter()
+        return options, expected
 
-        chosen: list[int] = []
-        for segs, n in zip(options, expected):
-            chosen += max(segs, key=lambda idx: self._score(idx, boxes, probs, n)) if len(segs) > 1 else segs[0]
-        frame_boxes = [boxes[i] for i in chosen]
-        p = probs[chosen]
+    def _best(self, segs: list[list[int]], batch: _Batch, expected: float) -> list[int]:
+        if len(segs) == 1:
+            return segs[0]
+        return max(segs, key=lambda idx: self._score(idx, batch.boxes, batch.probs, expected))
+
+    def _without_print(self, chosen: list[int], batch: _Batch) -> list[int]:
+        """Drop the shapes of printed text lines: rows where at least PRINT_WORD shapes (or half of
+        them) are not digits, set close together as type is. A heading's or a form's "No. 19715", a
+        label's "Amount 876" are in such rows, and read as digits they would be extra boxes;
+        handwritten numbers with a stray mark or two, or a sum written with + and x, keep theirs."""
+        conf = [float(batch.probs[i].max()) for i in chosen]
+        boxes = [batch.boxes[i] for i in chosen]
+        drop: set[int] = set()
+        for row in group_rows(boxes):
+            other = sum(conf[k] < self.not_a_digit for k in row)
+            if (other >= PRINT_WORD or (other >= 2 and other >= 0.5 * len(row))) and _typeset(row, boxes):
+                drop.update(row)
+        return [i for k, i in enumerate(chosen) if k not in drop]
+
+    def _digits(self, chosen: list[int], batch: _Batch, still: bool, t: float | None) -> list[Digit]:
+        """The chosen readings, smoothed over time by the tracker, without what is not a digit."""
+        frame_boxes = [batch.boxes[i] for i in chosen]
+        p = batch.probs[chosen] if chosen else np.zeros((0, 10), np.float32)
         if self.smooth and not still:
             ids, p = self.tracker.update(frame_boxes, p, t)
         else:
@@ -154,16 +224,11 @@ class Reader:
         digits = []
         for k, i in enumerate(chosen):
             conf = float(p[k].max())
+            if conf < self.not_a_digit:
+                continue  # the network says "none of these": a letter, a grid dot, the paper's grain
             digit = int(p[k].argmax()) if conf >= self.min_confidence else None
-            digits.append(Digit(frame_boxes[k], digit, conf, p[k], images[i], ids[k]))
-        boxes_now = [d.box for d in digits]
-        rows = group_rows(boxes_now)
-        lines = read_lines(boxes_now, [d.symbol for d in digits], rows=rows)
-        digits = [digits[i] for row in rows for i in row]  # reading order: rows top to bottom, left to right
-        t6 = time.perf_counter()
-        ms = {"detect": (t1 - t0) * 1e3, "normalise": (t2 - t1 + t4 - t3) * 1e3, "classify": (t3 - t2 + t5 - t4) * 1e3,
-              "track": (t6 - t5) * 1e3}
-        return FrameResult(digits, lines, ms, det)
+            digits.append(Digit(frame_boxes[k], digit, conf, p[k], batch.images[i], ids[k]))
+        return digits
 
     @staticmethod
     def _score(idx: list[int], boxes: list[Box], probs: np.ndarray, expected: float) -> float:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from train.augment import AugmentConfig, Augmenter
-from train.checkpoint import WriteError, atomic_save, atomic_write_json, safe_load
+from train.checkpoint import WriteError, atomic_save, atomic_write_json, load_weights, safe_load
 from train.data import Mnist
 from train.mnist_spec import standardise
 from train.model import FCL
@@ -50,6 +50,10 @@ class TrainConfig:
     seed: int = 1
     device: str = "cpu"
     log_every: int = 100  # steps between updates of the progress bar's loss and accuracy; 0: no bar
+    outliers: float = 0.0  # non-digit images per digit in a batch, taught "none of these" (see outliers.py)
+    outlier_weight: float = 0.5  # their loss next to the digits'
+    outlier_bank: int = 30000  # how many are made (from the training digits and drawings) and reused
+    init: str = ""  # start from these weights instead of random ones (a fine-tune)
     augment_config: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -92,9 +96,28 @@ def split(data: Mnist, cfg: TrainConfig, device: torch.device):
     return tx, ty, vx, vy, to_ink(data.test_x).to(device), data.test_y.to(device)
 
 
+def outlier_bank(data: Mnist, cfg: TrainConfig, device: torch.device) -> torch.Tensor | None:
+    """The non-digit images of outlier exposure, cut and drawn from the training digits only (never the
+    validation or test ones), fixed by the seed."""
+    if cfg.outliers <= 0:
+        return None
+    from train.outliers import make_outliers
+
+    perm = torch.randperm(len(data.train_x), generator=torch.Generator().manual_seed(12345))
+    digits = data.train_x[perm[cfg.val_size :]].numpy()
+    images, _ = make_outliers(cfg.outlier_bank, cfg.seed, digits)
+    return to_ink(torch.from_numpy(images)).to(device)
+
+
+def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against the uniform distribution: lowest when every class gets 10 %."""
+    return (torch.logsumexp(logits, 1) - logits.mean(1)).mean()
+
+
 _FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "dropout": "--dropout",
           "label_smoothing": "--label-smoothing", "ema": "--ema", "styles": "--styles", "val_size": "--val-size",
-          "train_subset": "--train-subset", "seed": "--seed"}
+          "train_subset": "--train-subset", "seed": "--seed", "outliers": "--outliers",
+          "outlier_weight": "--outlier-weight", "init": "--init", "warmup": "--warmup"}
 
 
 def command_for(config: dict) -> str:
@@ -159,9 +182,12 @@ def _make_folder(out: Path) -> Path:
 
 
 def _new_run(data: Mnist, cfg: TrainConfig, device: torch.device) -> _Run:
-    """The untrained model (seeded), its EMA copy, Adam, and an empty record."""
+    """The untrained (or `cfg.init`) model, its EMA copy, Adam, and an empty record."""
     torch.manual_seed(cfg.seed)
-    model = FCL().to(device)
+    model = FCL()
+    if cfg.init:
+        model.load_state_dict(load_weights(Path(cfg.init)))
+    model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = FCL().to(device)
     ema.load_state_dict(model.state_dict())
@@ -199,9 +225,9 @@ def _progress_bar(cfg: TrainConfig, steps: int, epoch: int):
 
 
 def _train_epoch(run: _Run, cfg: TrainConfig, tx: torch.Tensor, ty: torch.Tensor, augment: Augmenter,
-                 schedule: tuple[int, int, int]) -> float:
+                 schedule: tuple[int, int, int], outliers: torch.Tensor | None = None) -> float:
     """One pass over the shuffled training set; returns the mean loss. `schedule`: steps per epoch, in all,
-    and of warm-up."""
+    and of warm-up. `outliers`: non-digit images, a share of each batch, taught the uniform answer."""
     steps_per_epoch, total_steps, warmup_steps = schedule
     device = tx.device
     perm = torch.randperm(len(tx), generator=run.g, device=device)
@@ -217,6 +243,11 @@ def _train_epoch(run: _Run, cfg: TrainConfig, tx: torch.Tensor, ty: torch.Tensor
             group["lr"] = lr_at(run.step, total_steps, warmup_steps, cfg.lr)
         logits = run.model(standardise(xb), cfg.dropout)
         loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+        if outliers is not None:
+            pick = torch.randint(len(outliers), (max(1, round(cfg.outliers * len(xb))),), generator=run.g,
+                                 device=device)
+            ob = augment(outliers[pick], run.g) if cfg.augment else outliers[pick]
+            loss = loss + cfg.outlier_weight * uniform_loss(run.model(standardise(ob), cfg.dropout))
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
         run.opt.step()
@@ -275,6 +306,7 @@ def train(
     out = _make_folder(Path(out))
     device = torch.device(cfg.device)
     tx, ty, vx, vy, test_x, test_y = split(data, cfg, device)
+    outliers = outlier_bank(data, cfg, device)
     run = _new_run(data, cfg, device)
     if resume:
         _resume(run, out / "state.pt", cfg, device)
@@ -290,7 +322,7 @@ def train(
     run.step = run.epoch * steps_per_epoch
     while run.epoch < cfg.epochs:
         t0 = time.perf_counter()
-        loss = _train_epoch(run, cfg, tx, ty, augment, schedule)
+        loss = _train_epoch(run, cfg, tx, ty, augment, schedule, outliers)
         train_s = time.perf_counter() - t0
         metrics = {"epoch": run.epoch + 1, "loss": loss, "lr": run.opt.param_groups[0]["lr"],
                    "val_acc": accuracy(run.ema, vx, vy), "test_acc": accuracy(run.ema, test_x, test_y),
