@@ -353,6 +353,8 @@ def _cut_out(ink: Ink, labels: np.ndarray, members: list[int], box: list[int] | 
     it is clearly ink (hysteresis)."""
     bx, by, bw, bh = box
     level = int(np.clip(np.floor(np.log2(max(bh, 1) * 2**ink.level / CROP_HEIGHT)), 0, ink.level))
+    if ink.quiet:  # a dim, noisy frame: the smoothed search level is cleaner than any finer one
+        level = ink.level
     gray = ink.levels[level]
     f = 2 ** (ink.level - level)  # crop pixels per search pixel
     H, W = gray.shape

@@ -34,7 +34,9 @@ import numpy as np
 from train.resample import jit
 
 NOISE_SIGMAS = 5.0  # ink must be darker than the paper by this many standard deviations of the sensor noise
-COARSE_SIDE = 500  # the coarse look is taken at the first pyramid level whose longer side is at most this
+NOISY = 0.15  # noise that strong (NOISE_SIGMAS of it, as a share of the paper's brightness) is smoothed first
+COARSE_SIDE = 500  # the coarse look is taken at the first pyramid level whose longer side is at most this ...
+FINEST_LOOK = 1000  # ... or, seeing no writing there, at finer levels up to this size
 COARSE_KERNEL = 0.35  # its paper estimate spans this share of the shorter side: wider than any marker stroke
 SEARCH_STROKE = 1.5  # the search resolution keeps strokes at least this many pixels wide
 PAPER_STROKES = 2.0  # the paper estimate's kernel, in stroke widths (with their blurred rims) ...
@@ -48,7 +50,9 @@ DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at whi
 WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot
 LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees)
-LIGHT_WINS = 2.0  # light-on-dark is chosen when it gives this many times more writing than dark-on-light
+LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame ...
+DARK_RANK = 25.0  # ... and the dark reading's is not darker than all but this share of it ...
+LIGHT_WINS = 2.0  # ... or gives this many times less writing
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Ink:
     high: int  # darkness some pixel of a shape must reach (hysteresis)
     scale: Scale
     light_on_dark: bool
+    quiet: bool = False  # the search level was smoothed against sensor noise: crops are cut from it too
 
 
 def to_8bit(frame: np.ndarray) -> np.ndarray:
@@ -221,7 +226,7 @@ def _shapes(mask: np.ndarray, dark: np.ndarray, strong: int, n: int, labels: np.
     stroke = 2.0 * stats[:, cv2.CC_STAT_AREA] / np.maximum(boundary, 1)
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     n_strong, core, total = _per_shape(labels, dark, dist, n, strong)
-    sure = cv2.threshold(dark, strong - 1, 255, cv2.THRESH_BINARY)[1]
+    sure = cv2.bitwise_and(cv2.threshold(dark, strong - 1, 255, cv2.THRESH_BINARY)[1], mask)
     sure_edge = cv2.subtract(sure, cv2.erode(sure, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))))
     core_stroke = 2.0 * n_strong / np.maximum(np.bincount(labels[sure_edge > 0], minlength=n), 1)
     return _Shapes(n, stats, stroke, n_strong, core_stroke, core, total / np.maximum(stats[:, cv2.CC_STAT_AREA], 1))
@@ -327,25 +332,35 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     share = threshold * low_ratio
     levels = pyramid(base)
     c = coarse_level(levels)
-    floor = round(NOISE_SIGMAS * noise / 2**c)  # area averaging divides the noise by 2 per level
-    scale, amount, _ = measure_scale(levels[c], 2.0**c, share, threshold, floor)
-    if light_on_dark is None:
-        light_scale, light_amount, light_writing = measure_scale(reciprocal(levels[c]), 2.0**c, share, threshold, floor)
-        light_on_dark = light_amount > LIGHT_WINS * amount and _stands_out(levels[c], light_writing)
-        if light_on_dark:
-            scale = light_scale
-    elif light_on_dark:
-        scale, _, _ = measure_scale(reciprocal(levels[c]), 2.0**c, share, threshold, floor)
+    while True:  # a first look at the coarse level; at a finer one if it sees no writing (thin, faint strokes)
+        coarse, coarse_noise = quieten(levels[c], noise / 2**c, 3.5)  # area averaging halves the noise per level
+        scale, light = _first_look(coarse, 2.0**c, share, threshold, round(NOISE_SIGMAS * coarse_noise), light_on_dark)
+        if scale.found or c == 0 or max(levels[c - 1].shape) > FINEST_LOOK:
+            break
+        c -= 1
+    light_on_dark = light
     if light_on_dark:
         levels = pyramid(reciprocal(base))
     level = search_level(scale, c)
-    gray = levels[level]
     f = 2.0**level
+    gray, level_noise = quieten(levels[level], noise / f, scale.stroke / f)
+    quiet = gray is not levels[level]
+    levels[level] = gray
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
-    floor = round(NOISE_SIGMAS * noise / f)
     low, high = _thresholds(darkness(gray, paper), scale, share, threshold)
-    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, floor))
-    return Ink(levels, level, paper, mask, lines, low, high, scale, light_on_dark)
+    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise)))
+    return Ink(levels, level, paper, mask, lines, low, high, scale, light_on_dark, quiet)
+
+
+def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, float]:
+    """The image smoothed when its sensor noise is strong next to the paper's brightness (a dim room),
+    and the noise left: a Gaussian under half a stroke wide keeps the strokes' darkness and divides
+    white noise by 2 sqrt(pi) sigma. In good light the image is returned as it is."""
+    paper = _median_u8(np.ascontiguousarray(gray[::4, ::4]))
+    if NOISE_SIGMAS * noise <= NOISY * paper:
+        return gray, noise
+    sigma = float(np.clip(0.35 * stroke, 0.6, 1.5))
+    return cv2.GaussianBlur(gray, (0, 0), sigma), noise / (2 * np.sqrt(np.pi) * sigma)
 
 
 def _thresholds(dark: np.ndarray, scale: Scale, share: float, threshold: float) -> tuple[int, int]:
@@ -366,14 +381,37 @@ def _thresholds(dark: np.ndarray, scale: Scale, share: float, threshold: float) 
     return low, high
 
 
-def _stands_out(gray: np.ndarray, writing: np.ndarray) -> bool:
-    """Whether light "writing" is brighter than three quarters of the frame, as chalk on a board is.
+def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: float, floor: int,
+                light_on_dark: bool | None) -> tuple[Scale, bool]:
+    """The writing's scale from the coarse image, and which way round it is (unless `light_on_dark` says).
 
-    Read the wrong way round, a sheet of paper gives light "writing" too: the paper between its
-    printed lines, or next to a dark table. But that is the paper itself, as bright as most of the frame.
+    Light-on-dark is chosen when its writing is brighter than LIGHT_RANK % of the frame, and the dark
+    reading's writing is not darker than all but DARK_RANK % of it or is LIGHT_WINS times less.
+    """
+    if light_on_dark:
+        return measure_scale(reciprocal(coarse), factor, share, threshold, floor)[0], True
+    scale, amount, writing = measure_scale(coarse, factor, share, threshold, floor)
+    if light_on_dark is False:
+        return scale, False
+    light_scale, light_amount, light_writing = measure_scale(reciprocal(coarse), factor, share, threshold, floor)
+    dark_rank, light_rank = _rank(coarse, writing), _rank(coarse, light_writing)
+    if light_rank >= LIGHT_RANK and (dark_rank > DARK_RANK or light_amount > LIGHT_WINS * amount):
+        return light_scale, True
+    return scale, False
+
+
+def _rank(gray: np.ndarray, writing: np.ndarray) -> float:
+    """How much of the frame is darker than the writing's typical pixel (in %; 50 when there is none).
+
+    Ink on paper is darker than nearly all of the frame, chalk on a board brighter than nearly all of
+    it. Read the wrong way round, a sheet gives "writing" too (the paper between printed lines, next
+    to a dark table) and so does a board (the board inside the chalk strokes): but that is the
+    background itself, in the middle of the frame's brightness.
     """
     inside = gray[writing > 0]
-    return inside.size > 0 and float(np.median(inside)) > float(np.percentile(gray, 75)) + 8
+    if inside.size == 0:
+        return 50.0
+    return 100.0 * cv2.countNonZero(cv2.compare(gray, float(np.median(inside)), cv2.CMP_LT)) / gray.size
 
 
 def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
