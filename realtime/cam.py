@@ -5,11 +5,14 @@
     digitcam --source rtsp://192.168.1.20:8554/live     # an IP camera, or a phone's camera app
     digitcam --source sheet.jpg               # an image, a folder of images, a video, or demo
     digitcam --source clip.mp4 --headless --jsonl out.jsonl --record out.mp4
+    digitcam --source sheet.jpg --teach 0123456789     # store the digits of your photo as your samples
+    digitcam --list-samples                   # your samples and personal weights (--remove-samples ID)
 
 Keys in the window: q or Esc quit, space pause, s snapshot, + / - more / less sensitive threshold,
-d debug view (threshold mask and the 28x28 images the network sees).
+d debug view (threshold mask and the 28x28 images the network sees), t teach (the frame freezes, its
+digits are numbered: type them in order and press Enter, or click a box and type its digit; Esc back).
 With no screen (no DISPLAY, one that does not answer, or --headless) it runs without a window and
-prints what it reads.
+prints what it reads. The personal weights (`digitcam-train --personal`) are used when they exist.
 """
 
 from __future__ import annotations
@@ -28,15 +31,27 @@ import cv2
 import numpy as np
 
 from realtime import STARTED
-from realtime.capture import CAMERA_BACKENDS, DemoSource, Frame, Grabber, Source, SourceError, open_source
+from realtime.capture import (
+    CAMERA_BACKENDS,
+    IMAGE_SUFFIXES,
+    DemoSource,
+    Frame,
+    Grabber,
+    Source,
+    SourceError,
+    open_source,
+    read_image,
+)
 from realtime.detect import DetectConfig
 from realtime.display import screen_problem
-from realtime.draw import Hud, annotate, paused, with_debug, with_status
+from realtime.draw import Hud, annotate, paused, teach_view, with_debug, with_status
 from realtime.pipeline import FrameResult, Reader
-from realtime.reader import DEFAULT_WEIGHTS, build_reader
+from realtime.reader import build_reader, shipped_weights
 from realtime.record import CODECS, Recorder, RecordError
+from realtime.samples import SampleError, personal_weights
 from realtime.score import Score
-from train.checkpoint import WeightsError
+from realtime.teach import TeachError, TeachMode, parse_digits, stored_count, teach_image
+from train.checkpoint import WeightsError, WriteError
 
 HEADLESS_DEMO_FRAMES = 150
 WINDOW = "digitcam"
@@ -94,6 +109,13 @@ def video_path(text: str) -> Path:
     return path
 
 
+def teach_digits(text: str) -> str:
+    try:
+        return parse_digits(text)
+    except TeachError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def prog_name() -> str:
     return "digitcam" if Path(sys.argv[0]).name.startswith("digitcam") else "python -m realtime.cam"
 
@@ -106,7 +128,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--camera-backend", choices=["auto", *CAMERA_BACKENDS], default="auto",
                    help="OpenCV capture API for a camera (auto: DirectShow on Windows, AVFoundation on macOS, V4L2 "
                         "on Linux)")
-    p.add_argument("--weights", type=Path, default=None, help=f"FCL weights (default: {DEFAULT_WEIGHTS})")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="FCL weights (default: your personal weights when digitcam-train --personal made them, "
+                        "else the shipped ones)")
+    p.add_argument("--no-personal", action="store_true", help="use the shipped weights, not your personal ones")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--width", type=pixels, help="camera capture width (and the demo's); MJPG from 1280 up")
     p.add_argument("--height", type=pixels, help="camera capture height (and the demo's); MJPG from 720 up")
@@ -123,6 +148,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-smooth", action="store_true", help="no smoothing of readings across frames")
     p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where key s saves snapshots")
     p.add_argument("--quiet", action="store_true", help="headless: print only the summary")
+    p.add_argument("--teach", type=teach_digits, metavar="DIGITS",
+                   help="with --source IMAGE: store its digits as your samples, labelled with DIGITS in reading "
+                        "order (rows top to bottom, left to right; spaces may separate rows)")
+    p.add_argument("--list-samples", action="store_true", help="list your samples and personal weights, and exit")
+    p.add_argument("--remove-samples", nargs="+", metavar="ID",
+                   help="remove samples by id, a photo's by their shared prefix, or 'all'; and exit")
+    p.add_argument("--remove-personal", action="store_true", help="remove your personal weights, and exit")
     return p
 
 
@@ -158,6 +190,11 @@ class Loop:
         self.startup: dict[str, float] = {}  # seconds per start-up phase, filled in by main()
         self.startup_s: float | None = None  # from the package's import to the first frame shown
         self.on_frame = None  # called with each frame's software milliseconds (the soak test listens)
+        self.weights = ""  # which weights run, for the HUD
+        self.last_raw: np.ndarray | None = None  # window: the last frame as it came, for teach mode
+        self.last_source = ""
+        self.teach: TeachMode | None = None
+        self.held = False  # window: a file source has ended, its last frame stays until q
 
     def run(self) -> int:
         args = self.args
@@ -166,6 +203,8 @@ class Loop:
         if args.record:
             self.recorder = Recorder(args.record, self.source.fps)
         grab = Grabber(self.source, log=log)
+        if self.window:
+            cv2.setMouseCallback(WINDOW, self._mouse)
         limit = args.max_frames or (HEADLESS_DEMO_FRAMES if self.fallback_demo and not self.window else 0)
         t_start = time.perf_counter()
         try:
@@ -188,11 +227,15 @@ class Loop:
 
     def _step(self, grab: Grabber) -> bool:
         """Wait for one frame and handle it (or the keys, while paused or waiting); False to stop."""
-        if self.paused:
+        if self.paused or self.teach is not None or self.held:
             return self._keys(30)
         frame = grab.next(timeout=0.1)
         if frame is None:
             if grab.ended:
+                if self.window and self.last_shown is not None:
+                    self.held = True  # a photo stays on screen: to be looked at, or taught
+                    log(f"end of {self.source.name}: its last frame stays; q quits, t teaches")
+                    return True
                 return False
             if self.window:  # nothing new (a lost camera): keep the window alive and say so
                 if self.shown is not None and grab.status:
@@ -230,9 +273,12 @@ class Loop:
             for d in result.digits:
                 d.box = (d.box[0] + roi[0], d.box[1] + roi[1], d.box[2], d.box[3])
         annotated = None
+        if self.window:  # drawing happens in place: teach mode needs the frame as it came
+            self.last_raw, self.last_source = image.copy(), frame.source
         if self.window or self.recorder is not None:
             t0 = time.perf_counter()
-            hud = Hud(self.fps, dict(result.ms), self.backend, self.reader.config.threshold, status, roi)
+            hud = Hud(self.fps, dict(result.ms), self.backend, self.reader.config.threshold, status, roi,
+                      self.weights)
             annotated = annotate(image, result, hud, copy=False)  # the frame is ours: draw in place
             result.ms["draw"] = (time.perf_counter() - t0) * 1e3
             if self.recorder is not None:
@@ -280,11 +326,17 @@ class Loop:
         log(f"start-up: {self.startup_s:.2f} s to the first frame" + (f" ({phases})" if phases else ""))
 
     def _show(self) -> None:
-        """Show the last frame: with the debug panel below it when on, with a banner when paused."""
+        """Show the last frame: with the debug panel below it when on, with a banner when paused; in teach
+        mode the frozen frame with its digits numbered."""
         if self.last_shown is None:
             return
-        self.shown = with_debug(self.last_shown, self.last_result) if self.debug else self.last_shown
-        view = paused(self.shown) if self.paused else self.shown
+        if self.teach is not None:
+            t = self.teach
+            view = teach_view(t.frame, [d.box for d in t.result.digits], t.typed, t.taught, t.selected, t.message,
+                              t.ok)
+        else:
+            self.shown = with_debug(self.last_shown, self.last_result) if self.debug else self.last_shown
+            view = paused(self.shown) if self.paused else self.shown
         if view.shape != self._window_shape:  # the first frame, or the debug panel came or went
             h, w = view.shape[:2]
             k = min(1.0, WINDOW_WIDTH / w)
@@ -300,8 +352,14 @@ class Loop:
                 return False  # the window was closed
         except cv2.error:
             return False
+        if self.teach is not None:
+            return self._teach_key(key)
         if key in (ord("q"), 27):
             return False
+        if key == ord("t") and self.last_raw is not None and self.last_result is not None:
+            self.teach = TeachMode(self.last_raw, self.last_result, self.last_source)
+            log(f"teach: {self.teach.message}")
+            self._show()
         cfg = self.reader.config
         if key == ord(" "):
             self.paused = not self.paused
@@ -320,6 +378,28 @@ class Loop:
             cv2.imwrite(str(path), self.shown)
             log(f"snapshot saved to {path}")
         return True
+
+    def _teach_key(self, key: int) -> bool:
+        """A key in teach mode: q quits, Esc or t go back to the video, the rest goes to TeachMode."""
+        if key == 255:  # no key
+            return True
+        if key == ord("q"):
+            return False
+        said = self.teach.said
+        if not self.teach.key(key):
+            self.teach = None
+            log("teach: back to the video")
+        elif self.teach.said != said:
+            log(f"teach: {self.teach.message}")
+        self._show()
+        return True
+
+    def _mouse(self, event: int, x: int, y: int, flags: int, param) -> None:
+        """A click in teach mode picks the box under it (x, y: the frame's pixels, as OpenCV reports them)."""
+        if event == cv2.EVENT_LBUTTONDOWN and self.teach is not None:
+            self.teach.click(x, y)
+            log(f"teach: {self.teach.message}")
+            self._show()
 
     def _summary(self, seconds: float) -> int:
         soft = np.array(self.soft_ms) if self.soft_ms else np.zeros(1)
@@ -392,16 +472,109 @@ def open_window() -> str | None:
     return None
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def personal_note(path: Path) -> str:
+    """A warning when the personal weights were made from other shipped weights than these (an update
+    came since): they still work, but a new fine-tune would start from the newer ones."""
+    try:
+        base = json.loads(path.with_suffix(".json").read_text())["started_from"]
+        if base.get("shipped") and base.get("sha256") != _sha256(shipped_weights()):
+            return "; they were made from older shipped weights: digitcam-train --personal makes them anew"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return ""
+
+
+def choose_weights(args: argparse.Namespace) -> tuple[Path | None, str]:
+    """The weights to run and their name for the HUD: --weights; else the personal ones unless
+    --no-personal; else the shipped ones (None)."""
+    if args.weights:
+        return args.weights, args.weights.name
+    personal = personal_weights()
+    if not args.no_personal and personal.exists():
+        return personal, "personal"
+    return None, "shipped"
+
+
+def make_reader(args: argparse.Namespace) -> tuple[Reader, dict, str]:
+    """The Reader on the chosen weights, what build_reader measured, and the weights' name. Personal
+    weights that cannot be read are not fatal: the shipped ones run, and the user is told why."""
+    config = DetectConfig(threshold=args.threshold, light_on_dark=args.light_on_dark)
+    weights, name = choose_weights(args)
+    try:
+        reader, info = build_reader(weights, args.device, config, args.min_confidence, not args.no_smooth)
+    except WeightsError as e:
+        if name != "personal":
+            raise
+        log(f"{e}: reading with the shipped weights instead (digitcam-train --personal makes them anew)")
+        return make_reader(argparse.Namespace(**{**vars(args), "no_personal": True}))
+    if name == "personal":
+        log(f"reading with your personal weights ({weights}; --no-personal for the shipped ones)"
+            f"{personal_note(weights)}")
+    return reader, info, name
+
+
+def teach_headless(args: argparse.Namespace) -> int:
+    """--teach: store the digits of the --source photo, labelled in reading order; exit 2 (nothing stored)
+    when the count does not match."""
+    path = Path(args.source or "")
+    if args.source is None or path.suffix.lower() not in IMAGE_SUFFIXES:
+        return fail("--teach needs --source IMAGE: the photo (or scan) of the digits it names")
+    if not path.is_file():
+        return fail(f"--source {args.source}: no such image file")
+    try:
+        image = read_image(path)
+        reader, _, _ = make_reader(args)
+        ids, result = teach_image(reader, image, args.teach, str(path.resolve()))
+    except (TeachError, SourceError, WeightsError, WriteError, SampleError, RuntimeError) as e:
+        return fail(str(e))
+    read = " ".join(result.lines)
+    print(f"stored {len(ids)} samples from {path.name} as {args.teach} (read as {read}): {stored_count()} samples in "
+          f"all, in {personal_weights().parent / 'samples'}; digitcam-train --personal learns them")
+    return 0
+
+
+def manage(args: argparse.Namespace) -> int:
+    """--remove-samples, --remove-personal, --list-samples (in that order): the user's own data."""
+    from realtime.samples import remove_samples
+
+    if args.remove_samples:
+        try:
+            removed = remove_samples(args.remove_samples)
+        except SampleError as e:
+            return fail(str(e))
+        print(f"removed {len(removed)} samples" + (f" ({removed[0]} ... {removed[-1]})" if removed else ""))
+    if args.remove_personal:
+        path = personal_weights()
+        gone = [p for p in (path, path.with_suffix(".json")) if p.exists()]
+        for p in gone:
+            p.unlink()
+        print(f"removed your personal weights ({path})" if gone else f"no personal weights to remove ({path})")
+    if args.list_samples:
+        from realtime.samples import describe
+
+        print(describe())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     t_main = time.perf_counter()
+    if args.list_samples or args.remove_samples or args.remove_personal:
+        return manage(args)
+    if args.teach is not None:
+        return teach_headless(args)
     problem = output_problem(args)
     if problem:
         return fail(problem)
     why_headless = no_window(args)
     try:
-        config = DetectConfig(threshold=args.threshold, light_on_dark=args.light_on_dark)
-        reader, info = build_reader(args.weights, args.device, config, args.min_confidence, not args.no_smooth)
+        reader, info, weights = make_reader(args)
         t_reader = time.perf_counter()
         source, fallback = open_or_demo(args, why_headless is None)
     except (WeightsError, RuntimeError, SourceError) as e:
@@ -411,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     if not window:
         log(f"{why_headless}: running headless on {source.name} with the {info['backend']} backend")
     loop = Loop(args, reader, info["backend"], source, window, fallback)
+    loop.weights = weights
     loop.startup = {"imports": t_main - STARTED, "weights and backend choice": info["choose_s"],
                     "warm-up": info["warm_up_s"], "opening the source": time.perf_counter() - t_reader}
     try:

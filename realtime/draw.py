@@ -9,6 +9,9 @@ camera) appears in red. Text and lines are sized from the frame's height, so tha
 The debug view (key `d`) is a panel below the video, not on it: the threshold mask, and the 28x28
 images the network actually saw, each with its answer (the first place to look when a digit is
 misread). A paused window has a red border and says so at the top right.
+
+Teach mode (key `t`) shows the frozen frame with its digits numbered in reading order, what the user has
+typed under each box, and a banner with what to do and what happened, inside a blue border.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from realtime.track import Box
 GREEN = (60, 200, 60)
 ORANGE = (0, 165, 255)
 RED = (40, 40, 230)
+BLUE = (230, 120, 30)
+CYAN = (230, 210, 0)
+YELLOW = (0, 230, 255)
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
 PANEL = (40, 40, 40)
@@ -38,6 +44,7 @@ class Hud:
     threshold: float = 0.0
     status: str = ""
     roi: Box | None = None
+    weights: str = ""  # which weights run: "shipped", "personal" or a file name
 
 
 def text_scale(shape: tuple[int, ...]) -> float:
@@ -84,8 +91,7 @@ def annotate(frame: np.ndarray, result: FrameResult, hud: Hud | None = None, cop
 def _hud(img: np.ndarray, hud: Hud, s: float) -> None:
     """The bottom line: frame rate, stage timings, backend, threshold; a status above it in red."""
     H, W = img.shape[:2]
-    parts = [f"{hud.fps:.1f} fps"] + [f"{k} {v:.2f}" for k, v in hud.ms.items()]
-    info = "  ".join(parts) + f" ms | {hud.backend} | threshold {hud.threshold:.2f}"
+    info = hud_line(hud)
     size = 0.45 * s
     (tw, _), _ = cv2.getTextSize(info, FONT, size, 1)
     size *= min(1.0, (W - 12 * s) / max(tw, 1))  # the whole line always fits the frame's width
@@ -93,6 +99,13 @@ def _hud(img: np.ndarray, hud: Hud, s: float) -> None:
     _text(img, info, (int(6 * s), H - int(8 * s)), size, WHITE, max(1, round(s)), back=False)
     if hud.status:
         _text(img, hud.status, (int(8 * s), H - int(40 * s)), 0.7 * s, RED, max(2, round(2 * s)))
+
+
+def hud_line(hud: Hud) -> str:
+    """The bottom line's text: frame rate, stage timings, backend, threshold and the weights that run."""
+    parts = [f"{hud.fps:.1f} fps"] + [f"{k} {v:.2f}" for k, v in hud.ms.items()]
+    info = "  ".join(parts) + f" ms | {hud.backend} | threshold {hud.threshold:.2f}"
+    return info + (f" | {hud.weights} weights" if hud.weights else "")
 
 
 def with_status(shown: np.ndarray, status: str) -> np.ndarray:
@@ -147,3 +160,43 @@ def debug_panel(result: FrameResult, width: int, s: float) -> np.ndarray:
 def with_debug(shown: np.ndarray, result: FrameResult) -> np.ndarray:
     """The annotated frame with the debug panel below it (a taller image: nothing covers the video)."""
     return np.vstack([shown, debug_panel(result, shown.shape[1], text_scale(shown.shape))])
+
+
+def teach_view(frame: np.ndarray, boxes: list[Box], typed: str, taught: dict[int, int], selected: int | None,
+               message: str, ok: bool) -> np.ndarray:
+    """Teach mode: the frozen frame, each digit numbered in reading order with the digit typed (white) or
+    stored (green) for it below, the picked box in yellow, and a banner saying what to do."""
+    img = frame.copy()
+    s = text_scale(img.shape)
+    thin, thick = max(1, round(s)), max(2, round(2 * s))
+    for i, (x, y, w, h) in enumerate(boxes):
+        colour = YELLOW if i == selected else GREEN if i in taught else CYAN
+        cv2.rectangle(img, (x, y), (x + w, y + h), colour, 2 * thick if i == selected else thick)
+        _text(img, str(i + 1), (x, max(int(16 * s), y - int(5 * s))), 0.55 * s, colour, thin)
+        label = typed[i] if i < len(typed) else str(taught[i]) if i in taught else ""
+        if label:
+            _text(img, label, (x, y + h + int(24 * s)), 0.8 * s, WHITE if i < len(typed) else GREEN, thick)
+    H, W = img.shape[:2]
+    border = max(3, round(4 * s))
+    img[:border], img[-border:], img[:, :border], img[:, -border:] = BLUE, BLUE, BLUE, BLUE
+    n = len(boxes)
+    lines = [(f"TEACH  typed {typed or '-'} ({len(typed)} of {n})", WHITE), *_wrap(message, W, s)]
+    lh = int(26 * s)
+    cv2.rectangle(img, (border, border), (W - border, border + lh * len(lines) + int(10 * s)), BLACK, cv2.FILLED)
+    for k, (text, colour) in enumerate(lines):
+        c = colour if k == 0 else (GREEN if ok else RED)
+        cv2.putText(img, text, (border + int(6 * s), border + lh * (k + 1)), FONT, 0.6 * s, c, thin, cv2.LINE_AA)
+    return img
+
+
+def _wrap(message: str, width: int, s: float) -> list[tuple[str, tuple]]:
+    """A message cut into lines that fit `width` at the banner's text size."""
+    lines, line = [], ""
+    for word in message.split():
+        trial = f"{line} {word}".strip()
+        if line and cv2.getTextSize(trial, FONT, 0.6 * s, 1)[0][0] > width - 20 * s:
+            lines.append((line, WHITE))
+            line = word
+        else:
+            line = trial
+    return lines + ([(line, WHITE)] if line else [])

@@ -47,7 +47,8 @@ SURE_SHARE = 0.8  # ... and the shape's darkest pixel this share
 SURE_OVER_GRAIN = 12  # clearly ink: this many levels of darkness (of 255) above the paper's grain
 MIN_LOW = 16  # no pixel less dark than this (of 255) is ink, however smooth the paper
 DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at which the relative ones apply as they are
-WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot
+WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot ...
+BLOT = 0.8  # a shape with a part wider than this many of its mean stroke widths is a blot
 LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees)
 LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame ...
@@ -255,17 +256,14 @@ def _writing(sh: _Shapes, shape: tuple[int, int]) -> np.ndarray:
     """Which shapes look like writing: drawn with a pen, partly clearly ink, clear of the frame's
     border (paper edges and shadows reach it), and not faint next to the rest.
 
-    Drawn with a pen: several stroke widths tall, and no part of it much wider than its mean stroke
-    (a stroke's middle is half its width from the edge; a blot's, a shadow's or a filled shape's
-    middle is as far from the edge as its mean "width" says). Faint: a shadow is a shade darker than
-    the paper, ink several shades; a shape at under half the darkness of the frame's clearest
-    writing is shade, not writing.
+    Drawn with a pen: several stroke widths tall. Faint: a shadow is a shade darker than the paper,
+    ink several shades; a shape at under half the darkness of the frame's clearest writing is shade,
+    not writing.
     """
     H, W = shape
     x, y, w, h = (sh.stats[:, k] for k in range(4))
     edge = (x <= 0) | (y <= 0) | (x + w >= W) | (y + h >= H)
-    pen = (h >= WRITING_SHAPE * sh.stroke) & (sh.core <= 0.8 * sh.stroke + 1)
-    ok = (sh.strong > 0) & (h >= 3) & pen & ~edge
+    ok = (sh.strong > 0) & (h >= 3) & (h >= WRITING_SHAPE * sh.stroke) & ~edge
     ok[0] = False
     if ok.any():
         ok &= sh.dark >= 0.5 * np.percentile(sh.dark[ok], 90)
@@ -302,6 +300,13 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     ok = _writing(sh, gray.shape)
     if not ok.any():
         return Scale(2.0, 0.0, False), 0.0, np.zeros_like(mask)
+    # Blots count only when there is nothing else: no part of a pen stroke is much wider than its mean
+    # width (its middle is half its width from the edge), while a blot's, a shadow's or a filled
+    # shape's middle is as far from the edge as its mean "width" says. (A blocky bitmap digit alone
+    # on a page is partly like that too.)
+    pen = ok & (sh.core <= BLOT * sh.stroke + 1)
+    if pen.any():
+        ok = pen
     weight = sh.strong[ok].astype(np.float64)
     stroke = _weighted_median(sh.core_stroke[ok], weight) * factor
     height = _weighted_median(sh.stats[ok, cv2.CC_STAT_HEIGHT].astype(np.float64), weight) * factor
