@@ -279,7 +279,7 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, floor: int,
                   ) -> tuple[Scale, float, np.ndarray]:
     """The writing's scale from a coarse image (`factor` full-resolution pixels per pixel), how much
-    clearly-inked writing it holds, and the mask of that writing.
+    clearly-inked writing drawn with a pen it holds, and the mask of that writing.
 
     The paper estimate here spans a third of the frame, so that even a marker digit filling the frame
     keeps its strokes; shadows and vignetting that this wide a kernel mistakes for ink make shapes
@@ -313,7 +313,8 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     contrast = _weighted_median(sh.dark[ok], weight) / 255
     extent = _weighted_median(sh.stroke[ok], weight) * factor
     scale = Scale(stroke, height, True, contrast, max(stroke, extent))
-    return scale, float(weight.sum()) * factor * factor, ok[labels].view(np.uint8)
+    amount = float(weight.sum()) * factor * factor if pen.any() else 0.0  # blots alone are no evidence of writing
+    return scale, amount, ok[labels].view(np.uint8)
 
 
 def search_level(scale: Scale, coarse: int) -> int:
