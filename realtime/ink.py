@@ -51,9 +51,8 @@ WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn wi
 BLOT = 0.8  # a shape with a part wider than this many of its mean stroke widths is a blot
 LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees)
-LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame ...
-DARK_RANK = 25.0  # ... and the dark reading's is not darker than all but this share of it ...
-LIGHT_WINS = 2.0  # ... or gives this many times less writing
+LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame, and
+LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
 
 
 @dataclass
@@ -391,8 +390,9 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
                 light_on_dark: bool | None) -> tuple[Scale, bool]:
     """The writing's scale from the coarse image, and which way round it is (unless `light_on_dark` says).
 
-    Light-on-dark is chosen when its writing is brighter than LIGHT_RANK % of the frame, and the dark
-    reading's writing is not darker than all but DARK_RANK % of it or is LIGHT_WINS times less.
+    Light-on-dark is chosen when its writing is brighter than LIGHT_RANK % of the frame, and stands
+    out of the frame's brightness LIGHT_WINS times more than the dark reading's writing does: chalk
+    is brighter than nearly all of a board, and a board's dark patches are nowhere near as extreme.
     """
     if light_on_dark:
         return measure_scale(reciprocal(coarse), factor, share, threshold, floor)[0], True
@@ -401,7 +401,7 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
         return scale, False
     light_scale, light_amount, light_writing = measure_scale(reciprocal(coarse), factor, share, threshold, floor)
     dark_rank, light_rank = _rank(coarse, writing), _rank(coarse, light_writing)
-    if light_rank >= LIGHT_RANK and (dark_rank > DARK_RANK or light_amount > LIGHT_WINS * amount):
+    if light_rank >= LIGHT_RANK and LIGHT_WINS * (100.0 - light_rank) < dark_rank:
         return light_scale, True
     return scale, False
 
