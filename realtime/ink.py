@@ -50,7 +50,8 @@ DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at whi
 WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot ...
 BLOT = 0.8  # a shape with a part wider than this many of its mean stroke widths is a blot
 LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame
-LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees)
+LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees) ...
+LINE_THICK = 0.01  # ... and is no thicker than this share of the frame (and a few pixels): a shadow's band is
 LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame, and
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
 
@@ -397,13 +398,21 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
     if light_on_dark:
         return measure_scale(reciprocal(coarse), factor, share, threshold, floor)[0], True
     scale, amount, writing = measure_scale(coarse, factor, share, threshold, floor)
-    if light_on_dark is False:
+    if light_on_dark is False or not _bright_tail(coarse):
         return scale, False
     light_scale, light_amount, light_writing = measure_scale(reciprocal(coarse), factor, share, threshold, floor)
     dark_rank, light_rank = _rank(coarse, writing), _rank(coarse, light_writing)
     if light_rank >= LIGHT_RANK and LIGHT_WINS * (100.0 - light_rank) < dark_rank:
         return light_scale, True
     return scale, False
+
+
+def _bright_tail(gray: np.ndarray) -> bool:
+    """Whether the frame's brightest pixels stand further above its median than its darkest fall below
+    it: light writing on a dark ground makes such a tail; ink on paper makes the opposite one."""
+    hist = np.cumsum(cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel())
+    lo, mid, hi = (int(np.searchsorted(hist, q * hist[-1])) for q in (0.005, 0.5, 0.995))
+    return hi - mid > mid - lo
 
 
 def _rank(gray: np.ndarray, writing: np.ndarray) -> float:
@@ -448,8 +457,9 @@ def _line_pixels(mask: np.ndarray) -> np.ndarray | None:
 
     Runs along a tilted line are short steps; dilating the mask by a pixel up and down first makes the
     steps overlap, and a short opening along the rows then keeps only what is line-like locally. Of
-    those pieces, the ones that join into something long and thin are lines. Gaps of a dotted line
-    are bridged by a closing along the rows first.
+    those pieces, the ones that join into something long and thin are lines (what is thicker than a
+    printed line, a shadow's band, is taken away first). Gaps of a dotted line are bridged by a
+    closing along the rows first.
     """
     H, W = mask.shape
     if W < 16 or H < 3:
@@ -458,9 +468,17 @@ def _line_pixels(mask: np.ndarray) -> np.ndarray | None:
     across = cv2.dilate(mask, np.ones((3, 1), np.uint8))
     bridged = cv2.morphologyEx(across, cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8))
     runs = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, np.ones((1, step), np.uint8))
+    thick_max = int(LINE_THICK * W) + 6  # with the two pixels the dilation added
+    runs = cv2.subtract(runs, cv2.morphologyEx(runs, cv2.MORPH_OPEN, np.ones((thick_max + 1, 1), np.uint8)))
+    # Before tracing anything: a line puts LINE_SPAN * W run pixels into a band of rows as high as it
+    # rises over that length. No band that full, no line.
+    band = int(LINE_TILT * LINE_SPAN * W) + 3
+    rows = cv2.reduce(runs, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() / 255.0
+    if np.convolve(rows, np.ones(band), mode="valid" if len(rows) >= band else "full").max() < LINE_SPAN * W:
+        return None
     n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
     x, y, w, h, area = (stats[:, k] for k in range(5))
-    thick = area / np.maximum(w, 1)  # mean thickness along the run
+    thick = area / np.maximum(w, 1)  # mean thickness along the run (the dilation adds 2 px)
     long = np.flatnonzero((w >= LINE_SPAN * W) & (h <= LINE_TILT * w + 3 * thick + 4))
     long = [i for i in long if i > 0 and _straight(labels, i, stats[i], thick[i])]
     if not long:
