@@ -42,7 +42,7 @@ SEARCH_STROKE = 1.5  # the search resolution keeps strokes at least this many pi
 PAPER_STROKES = 2.0  # the paper estimate's kernel, in stroke widths (with their blurred rims) ...
 PAPER_HEIGHTS = 0.33  # ... and at least this share of the writing's height (a faint, blurred stroke is
 #                       wider than the part of it that passes a threshold)
-INK_SHARE = 0.4  # a pixel of a shape is at least this share of the writing's typical darkness
+INK_SHARE = 0.3  # a pixel of a shape is at least this share of the writing's typical darkness
 SURE_SHARE = 0.8  # ... and the shape's darkest pixel this share
 SURE_OVER_GRAIN = 12  # clearly ink: this many levels of darkness (of 255) above the paper's grain
 MIN_LOW = 16  # no pixel less dark than this (of 255) is ink, however smooth the paper
