@@ -164,18 +164,22 @@ def with_debug(shown: np.ndarray, result: FrameResult) -> np.ndarray:
 
 def teach_view(frame: np.ndarray, boxes: list[Box], typed: str, taught: dict[int, int], selected: int | None,
                message: str, ok: bool) -> np.ndarray:
-    """Teach mode: the frozen frame, each digit numbered in reading order with the digit typed (white) or
-    stored (green) for it below, the picked box in yellow, and a banner saying what to do."""
+    """Teach mode: the frozen frame, each digit numbered in reading order above its box, followed by the
+    digit typed for it (white) or stored (green); the picked box in yellow; a banner saying what to do."""
     img = frame.copy()
     s = text_scale(img.shape)
     thin, thick = max(1, round(s)), max(2, round(2 * s))
+    size = 0.55 * s
     for i, (x, y, w, h) in enumerate(boxes):
         colour = YELLOW if i == selected else GREEN if i in taught else CYAN
         cv2.rectangle(img, (x, y), (x + w, y + h), colour, 2 * thick if i == selected else thick)
-        _text(img, str(i + 1), (x, max(int(16 * s), y - int(5 * s))), 0.55 * s, colour, thin)
+        org = (x, max(int(16 * s), y - int(5 * s)))
         label = typed[i] if i < len(typed) else str(taught[i]) if i in taught else ""
+        number = f"{i + 1}" + ("=" if label else "")
+        _text(img, number + label, org, size, colour, thin)  # the box behind both
         if label:
-            _text(img, label, (x, y + h + int(24 * s)), 0.8 * s, WHITE if i < len(typed) else GREEN, thick)
+            nx = org[0] + cv2.getTextSize(number, FONT, size, thin)[0][0]
+            cv2.putText(img, label, (nx, org[1]), FONT, size, WHITE if i < len(typed) else GREEN, thick, cv2.LINE_AA)
     H, W = img.shape[:2]
     border = max(3, round(4 * s))
     img[:border], img[-border:], img[:, :border], img[:, -border:] = BLUE, BLUE, BLUE, BLUE

@@ -218,6 +218,7 @@ class _Shapes:
     core_stroke: np.ndarray  # mean width of those pixels' strokes (without the soft rim the low threshold adds)
     core: np.ndarray  # the largest distance from a pixel of the shape to its edge
     dark: np.ndarray  # mean darkness of each shape (0-255)
+    sure_box: np.ndarray  # bounding box (x0, y0, x1, y1) of the clearly inked pixels (x1 < 0: none)
 
 
 def _shapes(mask: np.ndarray, dark: np.ndarray, strong: int, n: int, labels: np.ndarray, stats: np.ndarray,
@@ -226,19 +227,23 @@ def _shapes(mask: np.ndarray, dark: np.ndarray, strong: int, n: int, labels: np.
     boundary = np.bincount(labels[cv2.subtract(mask, inner) > 0], minlength=n)
     stroke = 2.0 * stats[:, cv2.CC_STAT_AREA] / np.maximum(boundary, 1)
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    n_strong, core, total = _per_shape(labels, dark, dist, n, strong)
+    n_strong, core, total, box = _per_shape(labels, dark, dist, n, strong)
     sure = cv2.bitwise_and(cv2.threshold(dark, strong - 1, 255, cv2.THRESH_BINARY)[1], mask)
     sure_edge = cv2.subtract(sure, cv2.erode(sure, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))))
     core_stroke = 2.0 * n_strong / np.maximum(np.bincount(labels[sure_edge > 0], minlength=n), 1)
-    return _Shapes(n, stats, stroke, n_strong, core_stroke, core, total / np.maximum(stats[:, cv2.CC_STAT_AREA], 1))
+    mean = total / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+    return _Shapes(n, stats, stroke, n_strong, core_stroke, core, mean, box)
 
 
 @jit
 def _per_shape(labels, dark, dist, n, strong):  # pragma: no cover - compiled
-    """Per label: pixels at least `strong` dark, the largest distance to the edge, the summed darkness."""
+    """Per label: pixels at least `strong` dark and their bounding box (x0, y0, x1, y1), the largest
+    distance to the edge, the summed darkness."""
     n_strong = np.zeros(n, np.int64)
     core = np.zeros(n, np.float32)
     total = np.zeros(n, np.float64)
+    box = np.empty((n, 4), np.int64)
+    box[:, 0], box[:, 1], box[:, 2], box[:, 3] = labels.shape[1], labels.shape[0], -1, -1
     for y in range(labels.shape[0]):
         for x in range(labels.shape[1]):
             k = labels[y, x]
@@ -247,22 +252,26 @@ def _per_shape(labels, dark, dist, n, strong):  # pragma: no cover - compiled
                 total[k] += d
                 if d >= strong:
                     n_strong[k] += 1
+                    box[k, 0], box[k, 1] = min(box[k, 0], x), min(box[k, 1], y)
+                    box[k, 2], box[k, 3] = max(box[k, 2], x), max(box[k, 3], y)
                 if dist[y, x] > core[k]:
                     core[k] = dist[y, x]
-    return n_strong, core, total
+    return n_strong, core, total, box
 
 
 def _writing(sh: _Shapes, shape: tuple[int, int]) -> np.ndarray:
     """Which shapes look like writing: drawn with a pen, partly clearly ink, clear of the frame's
     border (paper edges and shadows reach it), and not faint next to the rest.
 
-    Drawn with a pen: several stroke widths tall. Faint: a shadow is a shade darker than the paper,
-    ink several shades; a shape at under half the darkness of the frame's clearest writing is shade,
-    not writing.
+    The border is judged on the shape's clearly inked part: a shadow crossing a digit joins it at the
+    low threshold, and may run to the border. Drawn with a pen: several stroke widths tall. Faint: a
+    shadow is a shade darker than the paper, ink several shades; a shape at under half the darkness
+    of the frame's clearest writing is shade, not writing.
     """
     H, W = shape
-    x, y, w, h = (sh.stats[:, k] for k in range(4))
-    edge = (x <= 0) | (y <= 0) | (x + w >= W) | (y + h >= H)
+    x0, y0, x1, y1 = (sh.sure_box[:, k] for k in range(4))
+    edge = (x0 <= 0) | (y0 <= 0) | (x1 >= W - 1) | (y1 >= H - 1)
+    h = sh.stats[:, cv2.CC_STAT_HEIGHT]
     ok = (sh.strong > 0) & (h >= 3) & (h >= WRITING_SHAPE * sh.stroke) & ~edge
     ok[0] = False
     if ok.any():

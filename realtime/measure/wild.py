@@ -35,8 +35,8 @@ light, often JPEG) with one thing changed, so a condition's figures say what tha
   a size threshold in pixels shows up. `640x480 frame` is the baseline: every other condition is it
   with one thing changed, so the difference from it is what that thing costs.
 - `USPS-style one-digit photos`, `Semeion-style one-digit photos`: photos of printouts of the two other
-  public digit sets (16x16, stretched to fill the box; USPS grey, Semeion binary): another
-  normalisation of the digit than MNIST's, thick strokes and wide 1s.
+  public digit sets (16x16; USPS grey, deslanted, aspect ratio kept; Semeion binary, stretched to
+  fill the box): another normalisation of the digit than MNIST's, thick strokes and (Semeion) wide 1s.
 
 Truth: a tight box around each handwritten digit's ink in frame pixels (the ink's outline taken
 through the camera's perspective and the sheet's curl) and its label; `lines` as the other scenes.
@@ -1006,16 +1006,21 @@ def _one_digit_photo(binary: bool) -> Recipe:
 
 
 class PrintedBitmap(Pen):
-    """A 16x16 digit image printed in black toner: the digit cropped tight and stretched to fill the
-    box (USPS: grey levels, area-averaged; Semeion: then binarised at 0.5), enlarged to ~`dh` px
-    (USPS: smoothly; Semeion: blocky, or a little soft as a printer renders it)."""
+    """A 16x16 digit image printed in black toner. USPS: the digit deslanted and size-normalised into
+    the box with its aspect ratio kept (a 1 stays a bar), grey levels; Semeion: the digit stretched
+    to fill the box (a 1 becomes a wide slab), binarised at 0.5. Enlarged to ~`dh` px (USPS:
+    smoothly; Semeion: blocky, or a little soft as a printer renders it)."""
 
     def __init__(self, binary: bool) -> None:
         self.binary = binary
 
     def glyph(self, rng: np.random.Generator, source, digit: int, dh: float) -> np.ndarray:
         """The sample as the 16x16 image, enlarged to about `dh` px square."""
-        small = cv2.resize(source.sample(rng, digit), (16, 16), interpolation=cv2.INTER_AREA)
+        ink = source.sample(rng, digit)
+        if self.binary:
+            small = cv2.resize(ink, (16, 16), interpolation=cv2.INTER_AREA)
+        else:
+            small = _fit_box(_deslant(ink), 16)
         small = small / max(float(small.max()), 1e-6)
         if self.binary:
             small = (small > 0.5).astype(np.float32)
@@ -1027,6 +1032,33 @@ class PrintedBitmap(Pen):
 
     def lay(self, rng: np.random.Generator, img: np.ndarray, glyph: np.ndarray, gx: int, gy: int) -> None:
         lay_ink(rng, img, glyph, gx, gy, Ink(_jitter(rng, (0.08, 0.08, 0.08), 0.02), (0.9, 1.0)))
+
+
+def _deslant(ink: np.ndarray) -> np.ndarray:
+    """The digit sheared upright by its second moments (as USPS's digits were), cropped tight."""
+    m = cv2.moments(ink)
+    if abs(m["mu02"]) < 1e-6:
+        return ink
+    skew = m["mu11"] / m["mu02"]
+    h, w = ink.shape
+    pad = int(abs(skew) * h / 2) + 2
+    wide = cv2.copyMakeBorder(ink, 0, 0, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    shear = np.float32([[1, skew, -skew * h / 2], [0, 1, 0]])
+    out = cv2.warpAffine(wide, shear, (w + 2 * pad, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    cols = np.flatnonzero(out.max(0) > 0.1)
+    return out[:, cols[0] : cols[-1] + 1] if cols.size else out
+
+
+def _fit_box(ink: np.ndarray, side: int) -> np.ndarray:
+    """The digit's longer side fitted to `side` px, aspect ratio kept, centred in a side x side box."""
+    h, w = ink.shape
+    k = side / max(h, w)
+    nh, nw = max(1, round(h * k)), max(1, round(w * k))
+    small = cv2.resize(ink, (nw, nh), interpolation=cv2.INTER_AREA)
+    out = np.zeros((side, side), np.float32)
+    y, x = (side - nh) // 2, (side - nw) // 2
+    out[y : y + nh, x : x + nw] = small
+    return out
 
 
 _RECIPES: dict[str, Recipe] = {
