@@ -27,6 +27,7 @@ CROP_HEIGHT = 48  # a candidate is cut out at the coarsest level where it is sti
 MIN_SIDE = 8  # frames narrower than this in either direction hold nothing to read
 EDGE_WIDTH = 0.3  # a shape touching the frame's border must be at least this wide for its height
 TYPICAL_AT = 0.75  # the writing's height is this quantile of the shapes' heights, weighted by their ink
+SHEET_STEP = 0.5  # the paper under a shape stepping down to this share of its brightness nearby: the sheet's edge
 
 __all__ = ["Candidate", "DetectConfig", "Detection", "darkness", "darkness_map", "detect", "paper_map",
            "propose_cuts", "sheared_columns", "split_columns", "to_8bit", "to_gray"]
@@ -145,7 +146,6 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
         return Detection(1.0, np.zeros(frame.shape[:2] if frame.ndim >= 2 else (1, 1), np.uint8), [])
     ink = find_ink(frame, cfg.threshold, cfg.low_ratio, cfg.light_on_dark)
     f = 2**ink.level  # frame pixels per search pixel
-    Hs, Ws = ink.mask.shape
     min_h = max(2.0, cfg.min_height_px / f)
     sh, labels = _find_shapes(ink, max(2.0, 0.2 * min_h))
     if len(sh.boxes) > 2 * cfg.max_candidates:  # a page of text or a texture: keep the largest shapes
@@ -154,22 +154,15 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
     ref_h, _ = _typical_height(sh, min_h)
     _merge(sh, ref_h)
     ref_h, typical = _typical_height(sh, min_h)  # again: the pieces of one blotchy digit are not "the digits around"
-
+    edges = _sheet_edges(ink.paper)
     candidates: list[Candidate] = []
     rejected = 0
-    for (bx, by, bw, bh), mem, e in zip(sh.boxes, sh.members, sh.edge):
-        if bh < min_h or bh < 0.3 * ref_h:
+    for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
+        if box[3] < min_h or box[3] < 0.3 * ref_h:
             continue  # noise, a dot, a stray mark
-        if e and not (typical >= 2 and 0.7 * ref_h <= bh <= 1.5 * ref_h and bw >= EDGE_WIDTH * bh):
-            # Touching the border: a digit cut by the frame edge reads wrongly, and paper edges and
-            # shadows touch it. Keep it only when it is as tall as the digits clear of the border and
-            # not a thin upright sliver (the edge of a sheet or of a shadow along the border is a "1").
-            rejected += 1
-            continue
-        if bh / max(bw, 1) > cfg.max_aspect_tall or bw / bh > cfg.max_aspect_wide:
-            rejected += 1
-            continue
-        cand = _cut_out(ink, labels, mem, (bx, by, bw, bh), min_h)
+        cand = None
+        if _plausible(box, e, ref_h, typical, cfg) and not _on_sheet_edge(labels, mem, box, edges):
+            cand = _cut_out(ink, labels, mem, box, min_h)
         if cand is None or not _is_digit_like(cand, cfg, min_h * f * cand.scale):
             rejected += 1
             continue
@@ -180,6 +173,39 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
         del candidates[cfg.max_candidates :]
     stroke = ink.scale.stroke if ink.scale.found else 0.0
     return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke)
+
+
+def _plausible(box: list[int], edge: bool, ref_h: float, typical: int, cfg: DetectConfig) -> bool:
+    """Whether a shape could be a digit by its box: its aspect, and at the frame's border its size.
+
+    Touching the border: a digit cut by the frame edge reads wrongly, and paper edges and shadows
+    touch it. Keep it only when it is as tall as the digits clear of the border and not a thin
+    upright sliver (the edge of a sheet or of a shadow along the border is a "1").
+    """
+    _, _, bw, bh = box
+    if edge and not (typical >= 2 and 0.7 * ref_h <= bh <= 1.5 * ref_h and bw >= EDGE_WIDTH * bh):
+        return False
+    return bh / max(bw, 1) <= cfg.max_aspect_tall and bw / bh <= cfg.max_aspect_wide
+
+
+def _sheet_edges(paper: np.ndarray) -> np.ndarray | None:
+    """Where the paper's brightness steps down by half within a few pixels: the sheet's edge against a
+    darker desk (None where there is no such step). Ink found right along it is that edge's shadow or
+    the desk's texture, not writing."""
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
+    low, high = cv2.erode(paper, k), cv2.dilate(paper, k)
+    step = cv2.compare(cv2.convertScaleAbs(high, alpha=SHEET_STEP), low, cv2.CMP_GT)
+    return step if cv2.countNonZero(step) else None
+
+
+def _on_sheet_edge(labels: np.ndarray, members: list[int], box: list[int], edges: np.ndarray | None) -> bool:
+    if edges is None:
+        return False
+    x, y, w, h = box
+    lab = labels[y : y + h, x : x + w]
+    own = (lab == members[0]) if len(members) == 1 else np.isin(lab, members)
+    n = cv2.countNonZero(own.view(np.uint8))
+    return n > 0 and cv2.countNonZero(cv2.bitwise_and(own.view(np.uint8), edges[y : y + h, x : x + w])) > 0.3 * n
 
 
 def _is_digit_like(cand: Candidate, cfg: DetectConfig, min_h: float) -> bool:

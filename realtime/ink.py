@@ -52,6 +52,7 @@ BLOT = 0.8  # a shape with a part wider than this many of its mean stroke widths
 LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees) ...
 LINE_THICK = 0.01  # ... and is no thicker than this share of the frame (and a few pixels): a shadow's band is
+SHEET_EDGE = 0.6  # a line with one side darker than this share of the other is the sheet's edge
 LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame, and
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
 
@@ -300,7 +301,7 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     dark = darkness(gray, paper)
     grain = texture_level(dark)
     mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1])
-    mask, _ = remove_lines(mask)
+    mask, _ = remove_lines(mask, gray)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     # "Clearly ink" relative to the paper's own grain, not to black: a faint blue pen or a pencil out
     # of focus never reaches a third of black, yet stands well clear of the paper.
@@ -363,7 +364,7 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     levels[level] = gray
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
     low, high = _thresholds(darkness(gray, paper), scale, share, threshold)
-    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise)))
+    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise)), gray)
     return Ink(levels, level, paper, mask, lines, low, high, scale, light_on_dark, quiet)
 
 
@@ -438,8 +439,9 @@ def _rank(gray: np.ndarray, writing: np.ndarray) -> float:
     return 100.0 * cv2.countNonZero(cv2.compare(gray, float(np.median(inside)), cv2.CMP_LT)) / gray.size
 
 
-def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Take printed lines (ruled, squared, dotted paper) out of an ink mask: (mask without them, lines).
+def remove_lines(mask: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Take printed lines (ruled, squared, dotted paper) and the edges of the sheet out of an ink mask
+    of `gray`: (mask without them, lines).
 
     A line is a straight run, tilted by at most LINE_TILT, crossing LINE_SPAN of the frame. Found for
     rows and, on the transposed mask, for columns. Where a stroke crosses a line the ink there is
@@ -449,7 +451,7 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out = mask
     for transpose in (False, True):
         m = cv2.transpose(out) if transpose else out
-        found = _line_pixels(m)
+        found = _line_pixels(m, cv2.transpose(gray) if transpose else gray)
         if found is None:
             continue
         keep_cross = _crossings(m, found)
@@ -461,7 +463,7 @@ def remove_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, lines
 
 
-def _line_pixels(mask: np.ndarray) -> np.ndarray | None:
+def _line_pixels(mask: np.ndarray, gray: np.ndarray) -> np.ndarray | None:
     """Pixels of near-horizontal lines crossing LINE_SPAN of the mask's width, or None.
 
     Runs along a tilted line are short steps; dilating the mask by a pixel up and down first makes the
@@ -493,16 +495,33 @@ def _line_pixels(mask: np.ndarray) -> np.ndarray | None:
     if not long:
         return None
     # A printed line runs on to the frame's border; where the sheet ends inside the frame, its lines
-    # come as a family of the same length and thickness. A digit's long stroke does neither.
+    # come as a family of the same length and thickness; the sheet's own edge has the desk on one
+    # side. A digit's long stroke does none of these.
     border = {i for i in long if x[i] <= 2 or x[i] + w[i] >= W - 2}
     family = {i for i in long
               if sum(abs(w[j] - w[i]) <= 0.25 * w[i] and abs(thick[j] - thick[i]) <= 0.5 * thick[i] + 1
                      for j in long) >= 3}
+    edge = {i for i in long if _sheet_edge(gray, labels, i, stats[i], thick[i])}
     chosen = np.zeros(n, bool)
-    chosen[list(border | family)] = True
+    chosen[list(border | family | edge)] = True
     if not chosen.any():
         return None
     return cv2.bitwise_and(chosen[labels].astype(np.uint8) * 255, mask)
+
+
+def _sheet_edge(gray: np.ndarray, labels: np.ndarray, i: int, stat: np.ndarray, thick: float) -> bool:
+    """Whether line `i` has a much darker side (the desk beyond the sheet) than the other (the paper)."""
+    x, y, w, h = (int(v) for v in stat[:4])
+    d = int(thick) + 3
+    y0, y1 = max(0, y - d), min(gray.shape[0], y + h + d)
+    band = (labels[y0:y1, x : x + w] == i).view(np.uint8)
+    area = gray[y0:y1, x : x + w]
+    up = cv2.subtract(np.roll(band, -d, axis=0), band)
+    down = cv2.subtract(np.roll(band, d, axis=0), band)
+    if cv2.countNonZero(up) == 0 or cv2.countNonZero(down) == 0:
+        return False
+    a, b = cv2.mean(area, up)[0], cv2.mean(area, down)[0]
+    return min(a, b) < SHEET_EDGE * max(a, b)
 
 
 def _straight(labels: np.ndarray, i: int, stat: np.ndarray, thick: float) -> bool:
