@@ -72,6 +72,7 @@ class Detection:
     rejected: int = 0  # shapes that looked like neither digits nor noise
     light_on_dark: bool = False  # which way round the writing was read
     stroke: float = 0.0  # the writing's stroke width in frame pixels (0: none seen)
+    words: list[tuple[int, int, int, int]] = field(default_factory=list)  # shapes far wider than tall, frame px
 
 
 def darkness_map(gray: np.ndarray, light_on_dark: bool = False) -> np.ndarray:
@@ -157,9 +158,12 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
     edges = _sheet_edges(ink.paper)
     candidates: list[Candidate] = []
     rejected = 0
+    words = []
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
         if box[3] < min_h or box[3] < 0.3 * ref_h:
             continue  # noise, a dot, a stray mark
+        if not e and box[2] > cfg.max_aspect_wide * box[3]:
+            words.append(tuple(int(round(v * f)) for v in box))  # a word of print run together, or a rule
         cand = None
         if _plausible(box, e, ref_h, typical, cfg) and not _on_sheet_edge(labels, mem, box, edges):
             cand = _cut_out(ink, labels, mem, box, min_h)
@@ -172,7 +176,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
         rejected += len(candidates) - cfg.max_candidates
         del candidates[cfg.max_candidates :]
     stroke = ink.scale.stroke if ink.scale.found else 0.0
-    return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke)
+    return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words)
 
 
 def _plausible(box: list[int], edge: bool, ref_h: float, typical: int, cfg: DetectConfig) -> bool:

@@ -34,6 +34,9 @@ OVERLAP = 0.5  # parts whose boxes overlap by more than this share of the narrow
 NOT_A_DIGIT = 0.3  # a shape the network gives no class this much is not a digit at all: it is not shown
 PRINT_WORD = 4  # a row with this many shapes that are not digits is a line of print (a word at least) ...
 TYPESET = 0.25  # ... if its shapes stand closer than this share of their height
+LINE_SIZES = 1.6  # shapes of one line of print differ in height by less than this factor
+STAMP_DIGITS = 6  # a line of this many digits of one height on one baseline is a printed stamp ...
+STAMP_EVEN = 0.05  # ... one height and one baseline: within this share of the height
 
 
 @dataclass
@@ -106,6 +109,34 @@ class _Batch:
             self.probs = np.concatenate([self.probs, backend.predict(np.stack(new))])
 
 
+def _by_height(row: list[int], boxes: list[Box]) -> list[list[int]]:
+    """A row's shapes split into groups of one size (each within LINE_SIZES of the group's first),
+    left to right within each: a label in small print and the large handwritten number beside it."""
+    groups: list[list[int]] = []
+    for k in sorted(row, key=lambda k: -boxes[k][3]):
+        h = boxes[k][3]
+        for g in groups:
+            if boxes[g[0]][3] <= LINE_SIZES * h:
+                g.append(k)
+                break
+        else:
+            groups.append([k])
+    return [sorted(g, key=lambda k: boxes[k][0]) for g in groups]
+
+
+def _numbered(line: list[int], boxes: list[Box], conf: list[float], not_a_digit: float) -> bool:
+    """Whether a line holds STAMP_DIGITS or more digits of one height (within STAMP_EVEN) on one
+    straight baseline: a printed date or number. Handwriting is never that even."""
+    digits = [k for k in line if conf[k] >= not_a_digit]
+    if len(digits) < STAMP_DIGITS:
+        return False
+    h = np.array([boxes[k][3] for k in digits], np.float64)
+    x = np.array([boxes[k][0] + boxes[k][2] / 2 for k in digits], np.float64)
+    bottom = np.array([boxes[k][1] + boxes[k][3] for k in digits], np.float64)
+    fit = np.polyval(np.polyfit(x, bottom, 1), x)
+    return h.max() <= (1 + STAMP_EVEN) * h.min() and np.abs(bottom - fit).max() <= STAMP_EVEN * np.median(h)
+
+
 def _typeset(row: list[int], boxes: list[Box]) -> bool:
     """Whether a row's shapes stand as close as printed letters do: most gaps under TYPESET of the
     height (handwriting leaves more room between symbols, unless its digits touch)."""
@@ -154,7 +185,7 @@ class Reader:
         batch.classify(self.backend)
         clock.lap("classify")
         chosen = [i for segs, n in zip(options, expected) for i in self._best(segs, batch, n)]
-        chosen = self._without_print(chosen, batch)
+        chosen = self._without_print(chosen, batch, det.words)
         digits = self._digits(chosen, batch, still, t)
         rows = group_rows([d.box for d in digits])
         lines = read_lines([d.box for d in digits], [d.symbol for d in digits], rows=rows)
@@ -198,18 +229,23 @@ class Reader:
             return segs[0]
         return max(segs, key=lambda idx: self._score(idx, batch.boxes, batch.probs, expected))
 
-    def _without_print(self, chosen: list[int], batch: _Batch) -> list[int]:
-        """Drop the shapes of printed text lines: rows where at least PRINT_WORD shapes (or half of
-        them) are not digits, set close together as type is. A heading's or a form's "No. 19715", a
-        label's "Amount 876" are in such rows, and read as digits they would be extra boxes;
-        handwritten numbers with a stray mark or two, or a sum written with + and x, keep theirs."""
-        conf = [float(batch.probs[i].max()) for i in chosen]
-        boxes = [batch.boxes[i] for i in chosen]
+    def _without_print(self, chosen: list[int], batch: _Batch, words: list[Box]) -> list[int]:
+        """Drop the shapes of printed text lines: lines (shapes of one size in one row) with a word run
+        together into one wide shape (`words`), or where at least PRINT_WORD shapes (or half of them)
+        are not digits, set close together as type is, or a long row of digits all of one height on
+        one baseline (a date stamp). A heading's or a form's "No. 19715", a label's "Amount 876" are
+        in such lines, and read as digits they would be extra boxes; handwritten numbers with a
+        stray mark or two, or a sum written with + and x, keep theirs."""
+        conf = [float(batch.probs[i].max()) for i in chosen] + [0.0] * len(words)
+        boxes = [batch.boxes[i] for i in chosen] + list(words)
         drop: set[int] = set()
         for row in group_rows(boxes):
-            other = sum(conf[k] < self.not_a_digit for k in row)
-            if (other >= PRINT_WORD or (other >= 2 and other >= 0.5 * len(row))) and _typeset(row, boxes):
-                drop.update(row)
+            for line in _by_height(row, boxes):  # print beside handwriting of another size is another line
+                other = sum(conf[k] < self.not_a_digit for k in line)
+                word = any(k >= len(chosen) for k in line)
+                lettered = other >= PRINT_WORD or (other >= 2 and other >= 0.5 * len(line))
+                if word or (lettered and _typeset(line, boxes)) or _numbered(line, boxes, conf, self.not_a_digit):
+                    drop.update(line)
         return [i for k, i in enumerate(chosen) if k not in drop]
 
     def _digits(self, chosen: list[int], batch: _Batch, still: bool, t: float | None) -> list[Digit]:

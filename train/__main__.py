@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--outliers", type=float, default=d.outliers,
                    help="non-digit images per digit in each batch, taught 'none of these' (outlier exposure; 0 = off)")
     p.add_argument("--outlier-weight", type=float, default=d.outlier_weight, help="their share of the loss")
+    p.add_argument("--pen", type=float, default=d.pen,
+                   help="digits redrawn with an even pen added per digit in each batch (0 = off)")
     p.add_argument("--init", default="", help="start from these weights (a fine-tune) instead of random ones")
     p.add_argument("--warmup", type=float, default=d.warmup, help="epochs of learning-rate warm-up")
     p.add_argument("--summary", action="store_true", help="print the model table and exit")
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             label_smoothing=args.label_smoothing, ema=args.ema, augment=not args.no_augment, styles=args.styles,
             val_size=args.val_size, train_subset=args.train_subset, seed=args.seed,
             device=pick_device(args.device), log_every=args.log_every, outliers=args.outliers,
-            outlier_weight=args.outlier_weight, init=args.init, warmup=args.warmup,
+            outlier_weight=args.outlier_weight, init=args.init, warmup=args.warmup, pen=args.pen,
         )
         if cfg.epochs < 1 or cfg.batch_size < 1:
             raise TrainError("--epochs and --batch-size must be at least 1")

@@ -53,6 +53,8 @@ class TrainConfig:
     outliers: float = 0.0  # non-digit images per digit in a batch, taught "none of these" (see outliers.py)
     outlier_weight: float = 0.5  # their loss next to the digits'
     outlier_bank: int = 30000  # how many are made (from the training digits and drawings) and reused
+    pen: float = 0.0  # digits redrawn by an even pen (see pen.py) added per digit in a batch
+    pen_bank: int = 20000  # how many training digits get their centre lines traced for that
     init: str = ""  # start from these weights instead of random ones (a fine-tune)
     augment_config: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -109,6 +111,27 @@ def outlier_bank(data: Mnist, cfg: TrainConfig, device: torch.device) -> torch.T
     return to_ink(torch.from_numpy(images)).to(device)
 
 
+@dataclass
+class Extras:
+    """What a batch gets besides the training digits: non-digits (outlier exposure) and redrawn digits."""
+
+    outliers: torch.Tensor | None = None  # ink (N, 1, 28, 28)
+    pen_lines: torch.Tensor | None = None  # centre lines (M, 1, 56, 56), see pen.py
+    pen_labels: torch.Tensor | None = None
+
+
+def extras(data: Mnist, cfg: TrainConfig, tx: torch.Tensor, ty: torch.Tensor, device: torch.device) -> Extras:
+    """The outlier bank and the traced centre lines of a fixed sample of the training digits, as asked."""
+    out = Extras(outliers=outlier_bank(data, cfg, device))
+    if cfg.pen > 0:
+        from train.pen import centre_lines
+
+        pick = torch.randperm(len(tx), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.pen_bank]
+        out.pen_lines = centre_lines(tx[pick.to(tx.device)])
+        out.pen_labels = ty[pick.to(ty.device)]
+    return out
+
+
 def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
     """Cross-entropy against the uniform distribution: lowest when every class gets 10 %."""
     return (torch.logsumexp(logits, 1) - logits.mean(1)).mean()
@@ -117,7 +140,7 @@ def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
 _FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "dropout": "--dropout",
           "label_smoothing": "--label-smoothing", "ema": "--ema", "styles": "--styles", "val_size": "--val-size",
           "train_subset": "--train-subset", "seed": "--seed", "outliers": "--outliers",
-          "outlier_weight": "--outlier-weight", "init": "--init", "warmup": "--warmup"}
+          "outlier_weight": "--outlier-weight", "init": "--init", "warmup": "--warmup", "pen": "--pen"}
 
 
 def command_for(config: dict) -> str:
@@ -225,9 +248,10 @@ def _progress_bar(cfg: TrainConfig, steps: int, epoch: int):
 
 
 def _train_epoch(run: _Run, cfg: TrainConfig, tx: torch.Tensor, ty: torch.Tensor, augment: Augmenter,
-                 schedule: tuple[int, int, int], outliers: torch.Tensor | None = None) -> float:
+                 schedule: tuple[int, int, int], more: Extras | None = None) -> float:
     """One pass over the shuffled training set; returns the mean loss. `schedule`: steps per epoch, in all,
-    and of warm-up. `outliers`: non-digit images, a share of each batch, taught the uniform answer."""
+    and of warm-up. `more`: redrawn digits joining each batch, and non-digit images taught the uniform answer."""
+    more = more or Extras()
     steps_per_epoch, total_steps, warmup_steps = schedule
     device = tx.device
     perm = torch.randperm(len(tx), generator=run.g, device=device)
@@ -237,16 +261,22 @@ def _train_epoch(run: _Run, cfg: TrainConfig, tx: torch.Tensor, ty: torch.Tensor
     for i in range(steps_per_epoch):
         idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
         xb, yb = tx[idx], ty[idx]
+        if more.pen_lines is not None:
+            from train.pen import redraw
+
+            pick = torch.randint(len(more.pen_lines), (max(1, round(cfg.pen * len(xb))),), generator=run.g,
+                                 device=device)
+            xb, yb = torch.cat([xb, redraw(more.pen_lines[pick], run.g)]), torch.cat([yb, more.pen_labels[pick]])
         if cfg.augment:
             xb = augment(xb, run.g)
         for group in run.opt.param_groups:
             group["lr"] = lr_at(run.step, total_steps, warmup_steps, cfg.lr)
         logits = run.model(standardise(xb), cfg.dropout)
         loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
-        if outliers is not None:
-            pick = torch.randint(len(outliers), (max(1, round(cfg.outliers * len(xb))),), generator=run.g,
+        if more.outliers is not None:
+            pick = torch.randint(len(more.outliers), (max(1, round(cfg.outliers * len(xb))),), generator=run.g,
                                  device=device)
-            ob = augment(outliers[pick], run.g) if cfg.augment else outliers[pick]
+            ob = augment(more.outliers[pick], run.g) if cfg.augment else more.outliers[pick]
             loss = loss + cfg.outlier_weight * uniform_loss(run.model(standardise(ob), cfg.dropout))
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -306,7 +336,7 @@ def train(
     out = _make_folder(Path(out))
     device = torch.device(cfg.device)
     tx, ty, vx, vy, test_x, test_y = split(data, cfg, device)
-    outliers = outlier_bank(data, cfg, device)
+    more = extras(data, cfg, tx, ty, device)
     run = _new_run(data, cfg, device)
     if resume:
         _resume(run, out / "state.pt", cfg, device)
@@ -322,7 +352,7 @@ def train(
     run.step = run.epoch * steps_per_epoch
     while run.epoch < cfg.epochs:
         t0 = time.perf_counter()
-        loss = _train_epoch(run, cfg, tx, ty, augment, schedule, outliers)
+        loss = _train_epoch(run, cfg, tx, ty, augment, schedule, more)
         train_s = time.perf_counter() - t0
         metrics = {"epoch": run.epoch + 1, "loss": loss, "lr": run.opt.param_groups[0]["lr"],
                    "val_acc": accuracy(run.ema, vx, vy), "test_acc": accuracy(run.ema, test_x, test_y),
