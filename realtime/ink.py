@@ -49,7 +49,10 @@ MIN_LOW = 16  # no pixel less dark than this (of 255) is ink, however smooth the
 DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at which the relative ones apply as they are
 WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot ...
 BLOT = 0.8  # a shape with a part wider than this many of its mean stroke widths is a blot
-LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame
+LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame ...
+LINE_PIECE = 0.2  # ... or, where it is broken, GRID_PIECES straight pieces of one thickness cross this share
+GRID_PIECES = 5  # and are GRID_WRITING times as long as the writing is tall
+GRID_WRITING = 1.5
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees) ...
 LINE_THICK = 0.01  # ... and is no thicker than this share of the frame (and a few pixels): a shadow's band is
 SHEET_EDGE = 0.6  # a line with one side darker than this share of the other is the sheet's edge
@@ -364,7 +367,8 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     levels[level] = gray
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
     low, high = _thresholds(darkness(gray, paper), scale, share, threshold)
-    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise)), gray)
+    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise)), gray,
+                               scale.height / f if scale.found else 0.0)
     return Ink(levels, level, paper, mask, lines, low, high, scale, light_on_dark, quiet)
 
 
@@ -439,19 +443,21 @@ def _rank(gray: np.ndarray, writing: np.ndarray) -> float:
     return 100.0 * cv2.countNonZero(cv2.compare(gray, float(np.median(inside)), cv2.CMP_LT)) / gray.size
 
 
-def remove_lines(mask: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def remove_lines(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Take printed lines (ruled, squared, dotted paper) and the edges of the sheet out of an ink mask
     of `gray`: (mask without them, lines).
 
     A line is a straight run, tilted by at most LINE_TILT, crossing LINE_SPAN of the frame. Found for
-    rows and, on the transposed mask, for columns. Where a stroke crosses a line the ink there is
-    taller than the line is thick, and stays, so a digit written across a line remains one shape.
+    rows and, on the transposed mask, for columns. With the writing's height known (`writing`, in the
+    mask's pixels), a grid's broken lines are found too: many straight pieces GRID_WRITING times longer.
+    Where a stroke crosses a line the ink there is taller than the line is thick, and stays, so a
+    digit written across a line remains one shape.
     """
     lines = np.zeros_like(mask)
     out = mask
     for transpose in (False, True):
         m = cv2.transpose(out) if transpose else out
-        found = _line_pixels(m, cv2.transpose(gray) if transpose else gray)
+        found = _line_pixels(m, cv2.transpose(gray) if transpose else gray, writing)
         if found is None:
             continue
         keep_cross = _crossings(m, found)
@@ -463,7 +469,7 @@ def remove_lines(mask: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, np.nda
     return out, lines
 
 
-def _line_pixels(mask: np.ndarray, gray: np.ndarray) -> np.ndarray | None:
+def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0) -> np.ndarray | None:
     """Pixels of near-horizontal lines crossing LINE_SPAN of the mask's width, or None.
 
     Runs along a tilted line are short steps; dilating the mask by a pixel up and down first makes the
@@ -490,20 +496,22 @@ def _line_pixels(mask: np.ndarray, gray: np.ndarray) -> np.ndarray | None:
     n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
     x, y, w, h, area = (stats[:, k] for k in range(5))
     thick = area / np.maximum(w, 1)  # mean thickness along the run (the dilation adds 2 px)
-    long = np.flatnonzero((w >= LINE_SPAN * W) & (h <= LINE_TILT * w + 3 * thick + 4))
-    long = [i for i in long if i > 0 and _straight(labels, i, stats[i], thick[i])]
-    if not long:
-        return None
+    piece = max(LINE_PIECE * W, GRID_WRITING * writing) if writing > 0 else LINE_SPAN * W
+    pieces = np.flatnonzero((w >= piece) & (h <= LINE_TILT * w + 3 * thick + 4))
+    pieces = [i for i in pieces if i > 0 and _straight(labels, i, stats[i], thick[i])]
+    long = [i for i in pieces if w[i] >= LINE_SPAN * W]
     # A printed line runs on to the frame's border; where the sheet ends inside the frame, its lines
     # come as a family of the same length and thickness; the sheet's own edge has the desk on one
-    # side. A digit's long stroke does none of these.
+    # side. A digit's long stroke does none of these. And a grid, its lines broken by shadows or
+    # faint print, leaves many shorter straight pieces of one thickness: no handwriting does.
     border = {i for i in long if x[i] <= 2 or x[i] + w[i] >= W - 2}
     family = {i for i in long
               if sum(abs(w[j] - w[i]) <= 0.25 * w[i] and abs(thick[j] - thick[i]) <= 0.5 * thick[i] + 1
                      for j in long) >= 3}
     edge = {i for i in long if _sheet_edge(gray, labels, i, stats[i], thick[i])}
+    grid = {i for i in pieces if sum(abs(thick[j] - thick[i]) <= 0.5 * thick[i] + 1 for j in pieces) >= GRID_PIECES}
     chosen = np.zeros(n, bool)
-    chosen[list(border | family | edge)] = True
+    chosen[list(border | family | edge | grid)] = True
     if not chosen.any():
         return None
     return cv2.bitwise_and(chosen[labels].astype(np.uint8) * 255, mask)
