@@ -150,3 +150,27 @@ def test_bad_fine_tune_options_are_one_line_errors(args, message, tmp_path, mnis
     teach(tmp_path / "digitcam", [3])
     code, out, err = train_personal(tmp_path, mnist_dir, *args)
     assert code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err, err
+
+
+def test_the_per_writer_measure_teaches_one_photo_reads_the_others_and_leaves_the_users_folder_alone(
+        mnist_dir, tmp_path, monkeypatch, capsys):
+    from realtime.measure.personal import main, teach_photo, writers
+    from realtime.measure.scene import make_scene
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    labels = {}
+    for k, (writer, n) in enumerate([("a/one", 10), ("a/one", 6), ("b/two", 4), ("c/alone", 5)]):
+        scene = make_scene(np.random.default_rng(k), FontDigits(), n)
+        cv2.imwrite(str(photos / f"p{k}.png"), scene.image)
+        labels[f"p{k}.png"] = {"digits": [t.digit for t in scene.digits], "boxes": [list(t.box) for t in scene.digits],
+                               "rows": scene.lines, "source": {"repo": writer}}
+    (photos / "labels.json").write_text(json.dumps(labels))
+    assert writers(labels) == {"a/one": ["p0.png", "p1.png"]}, "writers with one photo are left out"
+    assert teach_photo(["p0.png", "p1.png"], labels) == "p0.png", "the photo with the most different digits"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user"))
+    assert main(["--photos", str(photos), "--data-dir", str(mnist_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "a/one: taught p0.png (10 samples), read 1 other photos, 6 digits: right " in out, out
+    assert "all writers: 6 digits of photos not taught: read right" in out and "MNIST test at most" in out
+    assert not (tmp_path / "user").exists(), "the evaluation keeps its personal data in a temporary folder"
