@@ -534,8 +534,9 @@ def teach_headless(args: argparse.Namespace) -> int:
     except (TeachError, SourceError, WeightsError, WriteError, SampleError, RuntimeError) as e:
         return fail(str(e))
     read = " ".join(result.lines)
-    print(f"stored {len(ids)} samples from {path.name} as {args.teach} (read as {read}): {stored_count()} samples in "
-          f"all, in {personal_weights().parent / 'samples'}; digitcam-train --personal learns them")
+    n = stored_count()
+    print(f"stored {len(ids)} samples from {path.name} as {args.teach} (read as {read}): {n} sample{'s' * (n != 1)} "
+          f"in all, in {personal_weights().parent / 'samples'}; digitcam-train --personal learns them")
     return 0
 
 

@@ -56,6 +56,7 @@ GRID_WRITING = 1.5
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees) ...
 LINE_THICK = 0.01  # ... and is no thicker than this share of the frame (and a few pixels): a shadow's band is
 SHEET_EDGE = 0.6  # a line with one side darker than this share of the other is the sheet's edge
+FAINT_LINE = 0.6  # a printed line this much fainter than the writing tells ink on it by its darkness
 LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame, and
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
 
@@ -304,7 +305,7 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     dark = darkness(gray, paper)
     grain = texture_level(dark)
     mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1])
-    mask, _ = remove_lines(mask, gray)
+    mask, _ = remove_lines(mask, gray, dark)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     # "Clearly ink" relative to the paper's own grain, not to black: a faint blue pen or a pencil out
     # of focus never reaches a third of black, yet stands well clear of the paper.
@@ -366,9 +367,10 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     quiet = gray is not levels[level]
     levels[level] = gray
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
-    low, high = _thresholds(darkness(gray, paper), scale, share, threshold)
-    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise)), gray,
-                               scale.height / f if scale.found else 0.0)
+    dark = darkness(gray, paper)
+    low, high = _thresholds(dark, scale, share, threshold)
+    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise)), gray, dark,
+                               scale.height / f if scale.found else 0.0, 255 * scale.contrast)
     return Ink(levels, level, paper, mask, lines, low, high, scale, light_on_dark, quiet)
 
 
@@ -443,25 +445,28 @@ def _rank(gray: np.ndarray, writing: np.ndarray) -> float:
     return 100.0 * cv2.countNonZero(cv2.compare(gray, float(np.median(inside)), cv2.CMP_LT)) / gray.size
 
 
-def remove_lines(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def remove_lines(mask: np.ndarray, gray: np.ndarray, dark: np.ndarray, writing: float = 0.0, ink: float = 0.0,
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Take printed lines (ruled, squared, dotted paper) and the edges of the sheet out of an ink mask
-    of `gray`: (mask without them, lines).
+    of `gray` (whose darkness is `dark`; the writing's typical darkness `ink`, 0-255, 0 if unknown):
+    (mask without them, lines).
 
     A line is a straight run, tilted by at most LINE_TILT, crossing LINE_SPAN of the frame. Found for
     rows and, on the transposed mask, for columns. With the writing's height known (`writing`, in the
     mask's pixels), a grid's broken lines are found too: many straight pieces GRID_WRITING times longer.
-    Where a stroke crosses a line the ink there is taller than the line is thick, and stays, so a
-    digit written across a line remains one shape.
+    Where a stroke crosses a line the ink there is taller than the line is thick, and where a stroke
+    runs along a faint printed line the ink is darker than it: both stay, so a digit written across
+    or on a line remains whole.
     """
     lines = np.zeros_like(mask)
     out = mask
     for transpose in (False, True):
-        m = cv2.transpose(out) if transpose else out
-        found = _line_pixels(m, cv2.transpose(gray) if transpose else gray, writing)
+        turn = cv2.transpose if transpose else (lambda a: a)
+        m = turn(out)
+        found = _line_pixels(m, turn(gray), writing)
         if found is None:
             continue
-        keep_cross = _crossings(m, found)
-        removed = cv2.subtract(found, keep_cross)
+        removed = cv2.subtract(found, _writing_on_lines(m, found, turn(dark), ink))
         if transpose:
             removed = cv2.transpose(removed)
         out = cv2.subtract(out, removed)
@@ -544,12 +549,23 @@ def _straight(labels: np.ndarray, i: int, stat: np.ndarray, thick: float) -> boo
     return float(np.sqrt(max(across, 0.0))) <= 0.4 * thick + 1.0
 
 
-def _crossings(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """Line pixels where the ink runs across the line for longer than the line is thick (a stroke crossing it)."""
+def _writing_on_lines(mask: np.ndarray, lines: np.ndarray, dark: np.ndarray, ink: float) -> np.ndarray:
+    """Line pixels that belong to writing: where the ink runs across the line for longer than the line
+    is thick (a stroke crossing it), or, where the printed line is much fainter than the writing's
+    typical darkness `ink` (0-255; 0: unknown), nearer the writing's darkness than the line's (a
+    stroke along it)."""
     ys, xs = np.nonzero(lines)
     if ys.size == 0:
         return lines
-    return _tall_runs(mask, lines, _line_thickness(mask, lines))
+    runs = _vertical_runs(mask, ys.astype(np.int64), xs.astype(np.int64))
+    keep = runs > 1.6 * float(np.median(runs)) + 1
+    d = dark[ys, xs].astype(np.float64)
+    line = float(np.median(d))
+    if line < FAINT_LINE * ink:
+        keep |= d > (line + ink) / 2
+    out = np.zeros_like(lines)
+    out[ys[keep], xs[keep]] = 255
+    return out
 
 
 @jit
@@ -566,19 +582,4 @@ def _vertical_runs(mask, ys, xs):  # pragma: no cover - compiled
         while b + 1 < H and mask[b + 1, x]:
             b += 1
         out[i] = b - a + 1
-    return out
-
-
-def _line_thickness(mask: np.ndarray, lines: np.ndarray) -> float:
-    ys, xs = np.nonzero(lines)
-    runs = _vertical_runs(mask, ys.astype(np.int64), xs.astype(np.int64))
-    return float(np.median(runs))
-
-
-def _tall_runs(mask: np.ndarray, lines: np.ndarray, thickness: float) -> np.ndarray:
-    ys, xs = np.nonzero(lines)
-    runs = _vertical_runs(mask, ys.astype(np.int64), xs.astype(np.int64))
-    out = np.zeros_like(lines)
-    tall = runs > 1.6 * thickness + 1
-    out[ys[tall], xs[tall]] = 255
     return out

@@ -177,12 +177,13 @@ def cross_validate(init: dict, xs: torch.Tensor, ys: torch.Tensor, mix: Mix, cfg
 def few_note(labels: list[int]) -> str:
     """A note when there are few samples: they still help, more help more."""
     counts = {d: labels.count(d) for d in range(10)}
-    thin = [d for d, n in counts.items() if 0 < n < FEW_PER_DIGIT]
-    if len(labels) >= FEW and not thin:
+    thin = [f"{d} ({n})" for d, n in counts.items() if 0 < n < FEW_PER_DIGIT]
+    parts = ([f"only {len(labels)} samples"] if len(labels) < FEW else []) + (
+        [f"fewer than {FEW_PER_DIGIT} of {', '.join(thin)}"] if thin else [])
+    if not parts:
         return ""
-    return (f"only {len(labels)} samples ({', '.join(f'{d}: {counts[d]}' for d in thin) or 'few'} of some digits): "
-            f"they are learnt, but more help more: {FEW_PER_DIGIT} or more of each digit you write in your own way, "
-            "from other sheets, pens and days")
+    return (f"{'; '.join(parts)}: they are learnt, but more help more: {FEW_PER_DIGIT} or more of each digit you "
+            "write your own way, from other sheets, pens and days")
 
 
 def sha256(path: Path) -> str:
