@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from realtime.ink import WRITING_SHAPE, Ink, darkness, find_ink, paper_map, to_8bit, to_gray
+from realtime.ink import WRITING_SHAPE, Ink, Look, darkness, find_ink, paper_map, to_8bit, to_gray
 from train.resample import jit, linear_axis
 
 CROP_HEIGHT = 48  # a candidate is cut out at the coarsest level where it is still at least this tall
@@ -73,6 +73,7 @@ class Detection:
     light_on_dark: bool = False  # which way round the writing was read
     stroke: float = 0.0  # the writing's stroke width in frame pixels (0: none seen)
     words: list[tuple[int, int, int, int]] = field(default_factory=list)  # shapes far wider than tall, frame px
+    look: Look | None = None  # the first look the writing's scale and polarity came from
 
 
 def darkness_map(gray: np.ndarray, light_on_dark: bool = False) -> np.ndarray:
@@ -140,12 +141,13 @@ def _merge(sh: _Shapes, ref_h: float) -> None:
                     for m in sh.members]
 
 
-def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
-    """Find digit candidates in a frame (any dtype or channels; see ink.to_8bit)."""
+def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None = None) -> Detection:
+    """Find digit candidates in a frame (any dtype or channels; see ink.to_8bit). `look`: the first look
+    at an earlier frame of the same video (see ink.Look), to use instead of taking a new one."""
     cfg = cfg or DetectConfig()
     if frame.ndim < 2 or min(frame.shape[:2]) < MIN_SIDE:  # a sliver of a frame holds no readable digit
         return Detection(1.0, np.zeros(frame.shape[:2] if frame.ndim >= 2 else (1, 1), np.uint8), [])
-    ink = find_ink(frame, cfg.threshold, cfg.low_ratio, cfg.light_on_dark)
+    ink = find_ink(frame, cfg.threshold, cfg.low_ratio, cfg.light_on_dark, look)
     f = 2**ink.level  # frame pixels per search pixel
     min_h = max(2.0, cfg.min_height_px / f)
     sh, labels = _find_shapes(ink, max(2.0, 0.2 * min_h))
@@ -176,7 +178,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None) -> Detection:
         rejected += len(candidates) - cfg.max_candidates
         del candidates[cfg.max_candidates :]
     stroke = ink.scale.stroke if ink.scale.found else 0.0
-    return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words)
+    return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words, ink.look)
 
 
 def _plausible(box: list[int], edge: bool, ref_h: float, typical: int, cfg: DetectConfig) -> bool:

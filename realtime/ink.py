@@ -86,6 +86,7 @@ class Ink:
     scale: Scale
     light_on_dark: bool
     quiet: bool = False  # the search level was smoothed against sensor noise: crops are cut from it too
+    look: Look | None = None  # the first look the scale and polarity come from
 
 
 def to_8bit(frame: np.ndarray) -> np.ndarray:
@@ -345,21 +346,44 @@ def search_level(scale: Scale, coarse: int) -> int:
     return int(np.clip(level, 0, coarse))
 
 
-def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dark: bool | None = None) -> Ink:
-    """The ink of a frame: polarity, scale, search level, paper, mask and printed lines (see the module doc)."""
+@dataclass(frozen=True)
+class Look:
+    """What the first, coarse look at a frame found: the writing's scale and which way round it is.
+
+    Neither changes from one frame of a video to the next: the live loop takes a new look every few
+    frames and hands the last one to the frames between (`find_ink(..., look=)`)."""
+
+    scale: Scale
+    light_on_dark: bool
+    coarse: int  # the pyramid level it was taken at
+    shape: tuple[int, int]  # the frame's size it holds for
+
+
+def first_look(levels: list[np.ndarray], noise: float, share: float, threshold: float,
+               light_on_dark: bool | None) -> Look:
+    """The writing's scale and polarity from the coarse level; from a finer one if that sees no writing
+    (thin, faint strokes)."""
+    c = coarse_level(levels)
+    while True:
+        coarse, coarse_noise = quieten(levels[c], noise / 2**c, 3.5)  # area averaging halves the noise per level
+        scale, light = _first_look(coarse, 2.0**c, share, threshold, round(NOISE_SIGMAS * coarse_noise), light_on_dark)
+        if scale.found or c == 0 or max(levels[c - 1].shape) > FINEST_LOOK:
+            return Look(scale, light, c, levels[0].shape)
+        c -= 1
+
+
+def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dark: bool | None = None,
+             look: Look | None = None) -> Ink:
+    """The ink of a frame: polarity, scale, search level, paper, mask and printed lines (see the module
+    doc). `look`: a first look taken at an earlier frame of the same video, used instead of a new one."""
     base = ink_channel(frame)
     noise = noise_sigma(base)
     share = threshold * low_ratio
     levels = pyramid(base)
-    c = coarse_level(levels)
-    while True:  # a first look at the coarse level; at a finer one if it sees no writing (thin, faint strokes)
-        coarse, coarse_noise = quieten(levels[c], noise / 2**c, 3.5)  # area averaging halves the noise per level
-        scale, light = _first_look(coarse, 2.0**c, share, threshold, round(NOISE_SIGMAS * coarse_noise), light_on_dark)
-        if scale.found or c == 0 or max(levels[c - 1].shape) > FINEST_LOOK:
-            break
-        c -= 1
-    light_on_dark = light
-    if light_on_dark:
+    if look is None or look.shape != base.shape or (light_on_dark is not None and look.light_on_dark != light_on_dark):
+        look = first_look(levels, noise, share, threshold, light_on_dark)
+    scale, c, light = look.scale, look.coarse, look.light_on_dark
+    if light:
         levels = pyramid(reciprocal(base))
     level = search_level(scale, c)
     f = 2.0**level
@@ -371,7 +395,7 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     low, high = _thresholds(dark, scale, share, threshold)
     mask, lines = remove_lines(ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise)), gray, dark,
                                scale.height / f if scale.found else 0.0, 255 * scale.contrast)
-    return Ink(levels, level, paper, mask, lines, low, high, scale, light_on_dark, quiet)
+    return Ink(levels, level, paper, mask, lines, low, high, scale, light, quiet, look)
 
 
 def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, float]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from realtime.classify import Backend
 from realtime.detect import DetectConfig, Detection, detect, propose_cuts
+from realtime.ink import Look
 from realtime.normalise import normalise
 from realtime.track import Box, Tracker, group_rows, read_lines
 
@@ -32,6 +33,7 @@ SURE_READ = 0.9  # ... unless the network reads it as one digit with this confid
 SURE_SPLIT = 1.7  # ... and it is not this much wider
 OVERLAP = 0.5  # parts whose boxes overlap by more than this share of the narrower one are one digit
 NOT_A_DIGIT = 0.3  # a shape the network gives no class this much is not a digit at all: it is not shown
+LOOK_EVERY = 8  # a video's frames share the first look at the writing (scale, polarity) for this many frames
 PRINT_WORD = 4  # a row with this many shapes that are not digits is a line of print (a word at least) ...
 TYPESET = 0.25  # ... if its shapes stand closer than this share of their height
 LINE_SIZES = 1.6  # shapes of one line of print differ in height by less than this factor
@@ -158,6 +160,8 @@ class Reader:
         self.not_a_digit = min(not_a_digit, min_confidence)  # under it a shape is not shown at all
         self.smooth = smooth
         self.tracker = Tracker()
+        self._look: Look | None = None  # the last first look at the writing (its scale and polarity) ...
+        self._looked = 0  # ... and how many frames have used it since
 
     def warm_up(self) -> None:
         """Read one generated sheet (with touching digits) so that the compiled kernels are built, or
@@ -172,7 +176,8 @@ class Reader:
         """Read one frame. `still`: an independent image (no smoothing with the frames before). `t`: when
         it was seen, in seconds, for smoothing over time (without it frames count as 1/30 s apart)."""
         clock = _Clock()
-        det = detect(frame, self.config)
+        det = detect(frame, self.config, self._last_look(still))
+        self._look, self._looked = det.look, self._looked + 1 if det.look is self._look else 0
         clock.lap("detect")
         batch = _Batch()
         for cand in det.candidates:  # every candidate read as one digit, in one batch
@@ -192,6 +197,13 @@ class Reader:
         digits = [digits[i] for row in rows for i in row]  # reading order: rows top to bottom, left to right
         clock.lap("track")
         return FrameResult(digits, lines, clock.ms, det)
+
+    def _last_look(self, still: bool) -> Look | None:
+        """The first look at the writing to reuse for this frame: none for a still image, and a new one
+        every LOOK_EVERY frames of a video (a sheet's writing keeps its scale while it is held up)."""
+        if still or self._look is None or not self._look.scale.found or self._looked + 1 >= LOOK_EVERY:
+            return None  # (a look that saw no writing is taken again at once: a sheet may just have come up)
+        return self._look
 
     def _cuts(self, det: Detection, batch: _Batch) -> tuple[list[list[list[int]]], list[float]]:
         """The ways to read each candidate (as batch rows), cutting those that may be touching digits.

@@ -2,10 +2,11 @@
 
 A camera crop differs from an MNIST digit in pose (rotation, slant, size, aspect, a pixel or two of
 centring), in shape (other writers), in stroke (a marker is thicker than a pen, a pencil thinner) and
-in image quality (focus, sensor noise). Each of those has an operation here. Pose and shape are one
-`grid_sample` (affine + a smooth random displacement field, i.e. elastic distortion); stroke width is a
-fractional grey-level dilation or erosion; then blur, gain and noise. Everything runs on the batch's
-device from one `torch.Generator`, so a run is reproducible and an epoch stays a few seconds on a CPU.
+in image quality (focus, sensor noise, a digit seen only a dozen pixels tall). Each of those has an
+operation here. Pose and shape are one `grid_sample` (affine + a smooth random displacement field,
+i.e. elastic distortion); stroke width is a fractional grey-level dilation or erosion; then blur, low
+resolution, gain and noise. Everything runs on the batch's device from one `torch.Generator`, so a
+run is reproducible and an epoch stays a few seconds on a CPU.
 
 The same operations, with fixed strengths, make the corruptions `python -m train.evaluate` reports.
 """
@@ -39,6 +40,8 @@ class AugmentConfig:
     noise_std: float = 0.08
     gain_p: float = 0.2
     gain: tuple[float, float] = (0.65, 1.0)
+    lowres_p: float = 0.15  # a digit seen small (a few pixels tall far from the camera), enlarged to 28x28
+    lowres: tuple[float, float] = (0.4, 0.75)  # the share of its size it was seen at
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -157,11 +160,25 @@ class Augmenter:
         w_thin = stroke * (1 - thick_or_thin) * col(u(0, c.thin))
         x = x + w_thick * (dilate(x) - x) + w_thin * (erode(x) - x)
         x = x + on(c.blur_p) * col(u(0, 1)) * (blur(x) - x)
+        x = _seen_small(x, torch.rand(n, generator=g, device=dev) < c.lowres_p, u(*c.lowres)[0])
         x = x * (1 - on(c.gain_p) * col(1 - u(*c.gain)))
         noisy = (torch.rand(n, generator=g, device=dev) < c.noise_p).nonzero().flatten()
         sigma = u(0, c.noise_std)
         x[noisy] += torch.randn((len(noisy), *x.shape[1:]), generator=g, device=dev) * sigma[noisy].view(-1, 1, 1, 1)
         return x.clamp_(0, 1)
+
+
+def _seen_small(x: torch.Tensor, which: torch.Tensor, share: torch.Tensor) -> torch.Tensor:
+    """The chosen images shrunk to `share` of their size (area-averaged) and enlarged back: the soft,
+    blocky look of a 12-px digit once fitted to 20 px."""
+    sel = which.nonzero().flatten()
+    if len(sel) == 0:
+        return x
+    side = max(6, int(round(SIZE * float(share))))
+    small = F.interpolate(x[sel], size=(side, side), mode="area")
+    x = x.clone()
+    x[sel] = F.interpolate(small, size=(SIZE, SIZE), mode="bilinear", align_corners=False)
+    return x
 
 
 def noise(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:

@@ -1,0 +1,83 @@
+"""The reader on generated photos of every capture condition (realtime.measure.wild), and the network's
+"not a digit": a few frames per condition, each held to a margin under what the accuracy command
+reports for 40 frames (`python -m realtime.measure.accuracy --wild`), so that a mechanism that breaks
+on one kind of paper, pen or light fails here, not only in the README's table.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from realtime.measure.scene import MnistDigits, Page
+from realtime.measure.wild import CONDITIONS, wild_scenes
+from realtime.pipeline import NOT_A_DIGIT
+from realtime.score import Score
+from train.mnist_spec import standardise
+from train.model import FCL
+from train.outliers import KINDS, make_outliers
+from train.trainer import to_ink
+
+FRAMES = 6  # per condition; seed 7, so not the frames the README's figures come from
+#: Conditions the reader does not yet meet the issue's 97 % on: their own, lower floors (see README).
+FLOORS = {
+    "printed text and a date stamp": (0.90, 0.85, None),
+    "dim light": (0.70, 0.55, 0.15),
+    "cardboard": (0.85, 0.65, 0.15),
+    "blur": (0.80, 0.70, 0.10),
+}
+DEFAULT = (0.93, 0.85, 0.15)  # found, read right (shares of the digits), extra boxes per digit
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir) -> MnistDigits:
+    return MnistDigits.test_set(mnist_dir)
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_each_condition_is_read(reader, digits, condition):
+    score = Score()
+    for k, sc in enumerate(wild_scenes(condition, FRAMES, digits, seed=7)):
+        res = reader.read(sc.image, still=True)
+        score.add(f"{condition} #{k}", [d.box for d in res.digits], [d.symbol for d in res.digits],
+                  [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+    found, right, extra = FLOORS.get(condition, DEFAULT)
+    s = score.summary()
+    assert s["found"] >= found * s["digits"], (condition, s, score.errors)
+    assert s["read_right"] >= right * s["digits"], (condition, s, score.errors)
+    if extra is not None:
+        assert s["extra"] <= extra * s["digits"] + 1, (condition, s)
+
+
+def test_non_digits_are_mostly_rejected_and_digits_are_not(state, mnist):
+    """Shapes a camera sees that are not digits (print, symbols, grid pieces, dots, texture, scribbles,
+    pieces of digits, two digits run together), made from test digits and a seed the trainer never
+    used, fall under the reader's "not a digit" threshold; MNIST's test digits almost never do."""
+    model = FCL()
+    model.load_state_dict(state)
+    model.eval()
+    images, kinds = make_outliers(1200, seed=4242, digits=mnist.test_x.numpy())
+    with torch.no_grad():
+        odd = torch.softmax(model(standardise(to_ink(torch.from_numpy(images)))), 1).max(1).values.numpy()
+        real = torch.softmax(model(standardise(to_ink(mnist.test_x))), 1).max(1).values.numpy()
+    assert (odd < NOT_A_DIGIT).mean() >= 0.75, {k: float((odd[kinds == i] < NOT_A_DIGIT).mean())
+                                                 for i, k in enumerate(KINDS)}
+    assert (real < NOT_A_DIGIT).mean() <= 0.005
+    assert all((odd[kinds == i] < 0.5).mean() >= 0.5 for i in range(len(KINDS))), "every kind mostly unsure"
+
+
+def test_a_digit_alone_in_a_big_frame_is_found_whatever_its_size(reader, mnist):
+    """The writing's own scale: one MNIST digit drawn 40 px and 400 px tall on a 640x480 sheet."""
+    src = MnistDigits(mnist.test_x.numpy(), mnist.test_y.numpy())
+    rng = np.random.default_rng(3)
+    for height in (40, 400):
+        ink = src.sample(rng, 7)
+        glyph = cv2.resize(ink, (int(ink.shape[1] * height / ink.shape[0]), height), interpolation=cv2.INTER_LINEAR)
+        page = np.full((480, 640, 3), 215.0, np.float32)
+        y, x = (480 - glyph.shape[0]) // 2, (640 - glyph.shape[1]) // 2
+        page[y : y + glyph.shape[0], x : x + glyph.shape[1]] *= (1 - 0.85 * glyph)[..., None]
+        scene = Page(page, [], [], blur=0.8, noise=3.0).shoot(rng, np.eye(3, dtype=np.float32))
+        res = reader.read(scene.image, still=True)
+        assert [d.digit for d in res.digits] == [7], (height, [(d.symbol, d.box) for d in res.digits])
