@@ -3,16 +3,18 @@
     python -m realtime.measure.bench                 # table
     python -m realtime.measure.bench --json          # the same figures for machines
 
-Runs on a fixed set of generated 640x480 frames with 1, 5 and 10 digits (the demo's pen, no data set
-needed) and reports p50/p99 in milliseconds for each stage (detect = threshold + contours, normalise,
-classify, track, draw) and for the whole frame. Then batch-1 MLP latency in microseconds for every
-backend this machine has, each checked against torch eager (max difference of the probabilities):
-the app's own (classify.py) and the variants that exist only to be compared, defined here (NumPy
-matmuls; cuBLAS in CUDA graphs with and without fused layers and captured copies; the Triton kernels
-with other settings). Last, a naive pipeline of the tutorial kind, measured in the same run on the
-same 5-digit frames: Otsu threshold, each bounding box through torchvision's ToTensor/Resize(28x28)/
-Normalize and one eager model call per crop (torchvision: the `train` extra). The ratio of the two is
-the speed-up. The machine is shared and noisy: compare figures from one run, not across runs.
+Runs on a fixed set of generated 640x480 frames with 1, 5 and 10 digits, and 1280x720 and 1920x1080
+frames with 5 (the demo's pen, no data set needed; a video, so the frames share the first look at
+the writing as the live loop's do) and reports p50/p99 in milliseconds for each stage (detect =
+threshold + contours, normalise, classify, track, draw) and for the whole frame. Then batch-1 MLP
+latency in microseconds for every backend this machine has, each checked against torch eager (max
+difference of the probabilities): the app's own (classify.py) and the variants that exist only to be
+compared, defined here (NumPy matmuls; cuBLAS in CUDA graphs with and without fused layers and
+captured copies; the Triton kernels with other settings). Last, a naive pipeline of the tutorial
+kind, measured in the same run on the same 5-digit frames: Otsu threshold, each bounding box through
+torchvision's ToTensor/Resize(28x28)/Normalize and one eager model call per crop (torchvision: the
+`train` extra). The ratio of the two is the speed-up. The machine is shared and noisy: compare
+figures from one run, not across runs.
 """
 
 from __future__ import annotations
@@ -157,11 +159,16 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": round(float(np.percentile(a, 50)), 4), "p99": round(float(np.percentile(a, 99)), 4)}
 
 
-def make_frames(digits: int, count: int, seed: int) -> list[np.ndarray]:
-    """`count` frames of video: sheets with `digits` digits, ten frames of a drifting camera each."""
+def make_frames(digits: int, count: int, seed: int, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
+    """`count` frames of video: sheets with `digits` digits, ten frames of a drifting camera each, at
+    `size` (the digits scale with the frame, as a sheet held up to a webcam of that resolution would)."""
     rng = np.random.default_rng(seed + digits)
-    video = make_video(rng, FontDigits(), count, digits, pages=max(1, count // 10), digit_height=(0.1, 0.2))
+    video = make_video(rng, FontDigits(), count, digits, size=size, pages=max(1, count // 10),
+                       digit_height=(0.1, 0.2))
     return [sc.image for sc in video]
+
+
+SIZES = ((1280, 720), (1920, 1080))  # frame sizes measured besides 640x480, with 5 digits
 
 
 def bench_pipeline(reader: Reader, frames: list[np.ndarray], repeat: int) -> dict[str, dict[str, float]]:
@@ -281,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     for n, frames in frames_by_n.items():
         reader.tracker.reset()
         result["pipeline_ms"][f"{n} digits"] = bench_pipeline(reader, frames, args.repeat)
+    for w, h in SIZES:
+        reader.tracker.reset()
+        frames = make_frames(5, args.frames, 7, (w, h))
+        result["pipeline_ms"][f"5 @{w}x{h}"] = bench_pipeline(reader, frames, args.repeat)
     result["batch1_us"] = bench_backends(state, args.device, args.calls)
     ours = result["pipeline_ms"]["5 digits"]["frame"]
     naive = None if missing("torchvision") else bench_naive(state, [f.copy() for f in frames_by_n[5]], args.repeat)
@@ -290,11 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"pipeline per 640x480 frame, backend {result['backend']}, {args.threads} thread(s); ms p50 / p99")
+    print(f"pipeline per frame (640x480 unless named), backend {result['backend']}, {args.threads} thread(s); "
+          "ms p50 / p99")
     cols = ["detect", "normalise", "classify", "track", "draw", "frame"]
-    print(f"{'':10s}" + "".join(f"{c:>16s}" for c in cols))
+    print(f"{'':14s}" + "".join(f"{c:>16s}" for c in cols))
     for name, st in result["pipeline_ms"].items():
-        print(f"{name:10s}" + "".join(f"{st[c]['p50']:8.3f}/{st[c]['p99']:<7.3f}" for c in cols))
+        print(f"{name:14s}" + "".join(f"{st[c]['p50']:8.3f}/{st[c]['p99']:<7.3f}" for c in cols))
     print("\nMLP latency in us, p50 / p99: batch 1 (max |prob - eager|); 5 digits in one call; 5 calls of 1")
     for name, r in result["batch1_us"].items():
         one, each = r["5_digits_one_call_us"], r["5_digits_one_call_each_us"]
