@@ -21,7 +21,7 @@ from realtime.measure.scene import FontDigits, _tight
 from realtime.samples import samples_dir, save_samples
 from train.checkpoint import load_weights
 from train.mnist_spec import from_crop
-from train.personal import PersonalConfig, few_note, folds_of, predict, run_personal
+from train.personal import SURE, PersonalConfig, few_note, folds_of, predict, run_personal
 
 #: A 1 with a flag as long as its stem is tall (as many people write it): MNIST's writers did not, and the
 #: shipped network reads most of them as 7s.
@@ -56,7 +56,9 @@ def sheet_of(seed: int, ones: int, others: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def read_right(state: dict, x: torch.Tensor, y: torch.Tensor) -> float:
-    return 100.0 * (predict(state, x.unsqueeze(1)).argmax(1) == y).float().mean().item()
+    """Percent of `x` read as `y` surely enough not to be shown as "?"."""
+    p = predict(state, x.unsqueeze(1))
+    return 100.0 * ((p.argmax(1) == y) & (p.max(1).values >= SURE)).float().mean().item()
 
 
 def test_a_fine_tune_learns_a_style_mnist_lacks_while_mnist_and_the_rest_hold(mnist, tmp_path):

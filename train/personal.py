@@ -50,6 +50,7 @@ from train.trainer import TrainConfig, TrainError, lr_at, split, to_ink, uniform
 FEW = 30  # fewer samples than this (or a digit with fewer than FEW_PER_DIGIT) still train, with a note
 FEW_PER_DIGIT = 3
 OUTLIER_SEED = 7919  # the held-out non-digits that measure rejection are drawn apart from the trained ones
+SURE = 0.5  # the app's default --min-confidence: a digit read with less shows as "?", so it is not read right
 KEEP_REJECTING = 50.0  # starting weights that reject this share (%) of non-digits have outlier exposure to keep
 
 
@@ -148,6 +149,12 @@ def predict(state: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return torch.cat([model(standardise(x[i : i + 4096])).softmax(1) for i in range(0, len(x), 4096)])
 
 
+def read_right(state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Which of `x` the app would read as `y`: the right class, and sure enough not to show "?"."""
+    p = predict(state, x)
+    return ((p.argmax(1) == y) & (p.max(1).values >= SURE)).cpu()
+
+
 def percent(hits: torch.Tensor) -> float:
     return round(100.0 * hits.float().mean().item(), 2) if len(hits) else float("nan")
 
@@ -172,7 +179,7 @@ def cross_validate(init: dict, xs: torch.Tensor, ys: torch.Tensor, mix: Mix, cfg
         keep = torch.ones(len(xs), dtype=torch.bool)
         keep[held] = False
         state = finetune(init, xs[keep], ys[keep], mix, cfg)
-        right[held] = (predict(state, xs[held]).argmax(1) == ys[held]).cpu()
+        right[held] = read_right(state, xs[held], ys[held])
         log(f"cross-validation fold {f + 1}/{len(folds)}: {int(right[held].sum())}/{len(held)} held-out samples "
             "read right")
     return percent(right)
@@ -232,7 +239,7 @@ def _run(data: Mnist, images: torch.Tensor, labels: list[int], init: Path, out: 
         f"more runs for cross-validation, on {cfg.device}")
     state = finetune(start, xs, ys, mix, cfg)
     cv_after = cross_validate(start, xs, ys, mix, cfg, log)
-    before, after = predict(start, xs).argmax(1) == ys, predict(state, xs).argmax(1) == ys
+    before, after = read_right(start, xs, ys), read_right(state, xs, ys)
     report = {
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "samples": len(labels), "per_digit": {str(d): labels.count(d) for d in range(10)},
