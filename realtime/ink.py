@@ -35,6 +35,7 @@ from train.resample import jit
 
 NOISE_SIGMAS = 5.0  # ink must be darker than the paper by this many standard deviations of the sensor noise
 NOISY = 0.15  # noise that strong (NOISE_SIGMAS of it, as a share of the paper's brightness) is smoothed first
+LAZY_SIDE = 1280  # frames larger than this make their full-resolution ink image only when a crop needs it
 COARSE_SIDE = 500  # the coarse look is taken at the first pyramid level whose longer side is at most this ...
 FINEST_LOOK = 1000  # ... or, seeing no writing there, at finer levels up to this size
 COARSE_KERNEL = 0.35  # its paper estimate spans this share of the shorter side: wider than any marker stroke
@@ -76,7 +77,7 @@ class Scale:
 class Ink:
     """The ink of one frame at its search level, and what was measured on the way."""
 
-    levels: list[np.ndarray]  # the ink image (dark writing on light paper) and its halvings
+    levels: Pyramid  # the ink image (dark writing on light paper) and its halvings
     level: int  # the search level: `levels[level]` is the image the mask belongs to
     paper: np.ndarray  # the paper's brightness at the search level
     mask: np.ndarray  # uint8 0/255 ink pixels at the search level, printed lines taken out
@@ -144,18 +145,57 @@ def reciprocal(img: np.ndarray) -> np.ndarray:
     return cv2.LUT(img, RECIPROCAL)
 
 
-def pyramid(img: np.ndarray, smallest: int = 32) -> list[np.ndarray]:
-    """The image and its halvings (area-averaged) down to a shorter side of `smallest` pixels."""
-    out = [img]
-    while min(out[-1].shape) >= 2 * smallest:
-        h, w = out[-1].shape
-        out.append(cv2.resize(out[-1], (w // 2, h // 2), interpolation=cv2.INTER_AREA))
-    return out
+class Pyramid:
+    """The ink image (`ink_channel`, or its `reciprocal` for light-on-dark) and its halvings, area-averaged,
+    down to a shorter side of `smallest`. Indexed like a list: `levels[k]` is 1/2^k of the frame.
+
+    For a frame larger than LAZY_SIDE the full-resolution level is made only when asked for (a small
+    digit's crop needs it, nothing else does): the other levels start from a half-size copy of the
+    colour frame, which halves the work on a 1920x1080 frame.
+    """
+
+    def __init__(self, frame: np.ndarray, smallest: int = 32) -> None:
+        self.frame = to_8bit(frame)
+        self.shape = self.frame.shape[:2]
+        self.light = False
+        h, w = self.shape
+        if max(h, w) > LAZY_SIDE and self.frame.ndim == 3:
+            self.levels: list[np.ndarray | None] = [None, ink_channel(cv2.resize(self.frame, (w // 2, h // 2),
+                                                                                interpolation=cv2.INTER_AREA))]
+        else:
+            self.levels = [ink_channel(self.frame)]
+        while min(self.levels[-1].shape) >= 2 * smallest:
+            lh, lw = self.levels[-1].shape
+            self.levels.append(cv2.resize(self.levels[-1], (lw // 2, lh // 2), interpolation=cv2.INTER_AREA))
+
+    def __len__(self) -> int:
+        return len(self.levels)
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        if self.levels[k] is None:  # only level 0 is ever left to be made
+            self.levels[k] = reciprocal(ink_channel(self.frame)) if self.light else ink_channel(self.frame)
+        return self.levels[k]
+
+    def __setitem__(self, k: int, img: np.ndarray) -> None:
+        self.levels[k] = img
+
+    def noise(self) -> float:
+        """The sensor noise at full resolution (measured at the first level made: halving halves it)."""
+        k = 0 if self.levels[0] is not None else 1
+        return noise_sigma(self.levels[k]) * 2**k
+
+    def reciprocal(self) -> Pyramid:
+        """The same pyramid read as light writing on a dark ground."""
+        out = object.__new__(Pyramid)
+        out.frame, out.shape, out.light = self.frame, self.shape, True
+        out.levels = [None if img is None else reciprocal(img) for img in self.levels]
+        return out
 
 
-def coarse_level(levels: list[np.ndarray]) -> int:
-    for k, img in enumerate(levels):
-        if max(img.shape) <= COARSE_SIDE:
+def coarse_level(levels: Pyramid) -> int:
+    h, w = levels.shape
+    for k in range(len(levels)):
+        if max(h >> k, w >> k) <= COARSE_SIDE:
             return k
     return len(levels) - 1
 
@@ -359,16 +399,15 @@ class Look:
     shape: tuple[int, int]  # the frame's size it holds for
 
 
-def first_look(levels: list[np.ndarray], noise: float, share: float, threshold: float,
-               light_on_dark: bool | None) -> Look:
+def first_look(levels: Pyramid, noise: float, share: float, threshold: float, light_on_dark: bool | None) -> Look:
     """The writing's scale and polarity from the coarse level; from a finer one if that sees no writing
     (thin, faint strokes)."""
     c = coarse_level(levels)
     while True:
         coarse, coarse_noise = quieten(levels[c], noise / 2**c, 3.5)  # area averaging halves the noise per level
         scale, light = _first_look(coarse, 2.0**c, share, threshold, round(NOISE_SIGMAS * coarse_noise), light_on_dark)
-        if scale.found or c == 0 or max(levels[c - 1].shape) > FINEST_LOOK:
-            return Look(scale, light, c, levels[0].shape)
+        if scale.found or c == 0 or max(levels.shape) >> (c - 1) > FINEST_LOOK:
+            return Look(scale, light, c, levels.shape)
         c -= 1
 
 
@@ -376,15 +415,15 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
              look: Look | None = None) -> Ink:
     """The ink of a frame: polarity, scale, search level, paper, mask and printed lines (see the module
     doc). `look`: a first look taken at an earlier frame of the same video, used instead of a new one."""
-    base = ink_channel(frame)
-    noise = noise_sigma(base)
+    levels = Pyramid(frame)
+    noise = levels.noise()
     share = threshold * low_ratio
-    levels = pyramid(base)
-    if look is None or look.shape != base.shape or (light_on_dark is not None and look.light_on_dark != light_on_dark):
+    stale = look is None or look.shape != levels.shape
+    if stale or (light_on_dark is not None and look.light_on_dark != light_on_dark):
         look = first_look(levels, noise, share, threshold, light_on_dark)
     scale, c, light = look.scale, look.coarse, look.light_on_dark
     if light:
-        levels = pyramid(reciprocal(base))
+        levels = levels.reciprocal()
     level = search_level(scale, c)
     f = 2.0**level
     gray, level_noise = quieten(levels[level], noise / f, scale.stroke / f)
