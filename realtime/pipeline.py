@@ -26,13 +26,13 @@ from realtime.detect import DetectConfig, Detection, detect, propose_cuts
 from realtime.ink import Look
 from realtime.normalise import normalise
 from realtime.track import Box, Tracker, group_rows, read_lines
+from train.mnist_spec import NOT_A_DIGIT
 
 TYPICAL_ASPECT = 0.85  # width / height of a wide handwritten digit: with too few digits to tell, be slow to cut
 SPLIT_WIDER = 1.35  # a shape this much wider than the frame's typical digit may be touching digits ...
 SURE_READ = 0.9  # ... unless the network reads it as one digit with this confidence ...
 SURE_SPLIT = 1.7  # ... and it is not this much wider
 OVERLAP = 0.5  # parts whose boxes overlap by more than this share of the narrower one are one digit
-NOT_A_DIGIT = 0.3  # a shape the network gives no class this much is not a digit at all: it is not shown
 LOOK_EVERY = 8  # a video's frames share the first look at the writing (scale, polarity) for this many frames
 PRINT_WORD = 4  # a row with this many shapes that are not digits is a line of print (a word at least) ...
 TYPESET = 0.25  # ... if its shapes stand closer than this share of their height
@@ -98,6 +98,7 @@ class _Batch:
         self.images: list[np.ndarray] = []
         self.boxes: list[Box] = []
         self.probs = np.zeros((0, 10), np.float32)
+        self.dropped: list[Box] = []  # shapes read and then not shown: not digits, or print
 
     def add(self, image: np.ndarray, box: Box) -> int:
         self.images.append(image)
@@ -196,7 +197,7 @@ class Reader:
         lines = read_lines([d.box for d in digits], [d.symbol for d in digits], rows=rows)
         digits = [digits[i] for row in rows for i in row]  # reading order: rows top to bottom, left to right
         clock.lap("track")
-        return FrameResult(digits, lines, clock.ms, det)
+        return FrameResult(digits, lines, clock.ms, det, {"dropped": batch.dropped})
 
     def _last_look(self, still: bool) -> Look | None:
         """The first look at the writing to reuse for this frame: none for a still image, and a new one
@@ -258,6 +259,7 @@ class Reader:
                 lettered = other >= PRINT_WORD or (other >= 2 and other >= 0.5 * len(line))
                 if word or (lettered and _typeset(line, boxes)) or _numbered(line, boxes, conf, self.not_a_digit):
                     drop.update(line)
+        batch.dropped += [boxes[k] for k in sorted(drop) if k < len(chosen)]
         return [i for k, i in enumerate(chosen) if k not in drop]
 
     def _digits(self, chosen: list[int], batch: _Batch, still: bool, t: float | None) -> list[Digit]:
@@ -273,6 +275,7 @@ class Reader:
         for k, i in enumerate(chosen):
             conf = float(p[k].max())
             if conf < self.not_a_digit:
+                batch.dropped.append(frame_boxes[k])
                 continue  # the network says "none of these": a letter, a grid dot, the paper's grain
             digit = int(p[k].argmax()) if conf >= self.min_confidence else None
             digits.append(Digit(frame_boxes[k], digit, conf, p[k], batch.images[i], ids[k]))

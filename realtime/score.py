@@ -48,6 +48,8 @@ class Score:
     boxes: int = 0
     lines: int = 0
     lines_right: int = 0
+    hidden: int = 0  # shapes the reader read and did not show (not digits, print) that are no true digit
+    hidden_digits: int = 0  # ... and that are true digits (lost to that rejection)
     errors: list[str] = field(default_factory=list)  # the first MAX_ERRORS misses and misreads
 
     def add(self, name: str, boxes: list[Box], symbols: list[str], truth: list[Box], digits: list[int],
@@ -66,6 +68,18 @@ class Score:
         self.lines += len(true_lines)
         self.lines_right += sum(a == b for a, b in zip(lines, true_lines)) if len(lines) == len(true_lines) else 0
 
+    def add_hidden(self, hidden: list[Box], truth: list[Box]) -> None:
+        """Count the shapes the reader read and did not show: each is a true digit when it falls on one."""
+        digits = {i for i, _ in match(hidden, truth)}
+        self.hidden_digits += len(digits)
+        self.hidden += len(hidden) - len(digits)
+
+    @property
+    def rejected(self) -> float:
+        """Of the shapes read that were no digit, the share the reader did not show (in %)."""
+        extra = self.boxes - self.found
+        return 100.0 * self.hidden / max(1, self.hidden + extra)
+
     @property
     def recall(self) -> float:
         return 100.0 * self.found / max(1, self.truth)
@@ -82,4 +96,5 @@ class Score:
         return {"digits": self.truth, "found": self.found, "recall": round(self.recall, 2),
                 "boxes": self.boxes, "extra": self.boxes - self.found, "precision": round(self.precision, 2),
                 "read_right": self.right, "accuracy": round(self.accuracy, 2),
-                "lines": self.lines, "lines_exact": self.lines_right}
+                "lines": self.lines, "lines_exact": self.lines_right, "non_digits_hidden": self.hidden,
+                "non_digits_rejected": round(self.rejected, 2), "digits_hidden": self.hidden_digits}

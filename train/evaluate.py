@@ -5,8 +5,10 @@
 
 For every checkpoint: `NAME : Accuracy x %` on the MNIST test set (as the original tutorial printed it).
 For the last one: the confusion matrix, the accuracy under corruptions a camera brings (rotation
-+-20 deg, thicker and thinner strokes, blur, noise, a shifted centre) and two pictures: test digits
-with predicted and true labels (errors in red) and, for a run folder, the training curves.
++-20 deg, thicker and thinner strokes, blur, noise, a shifted centre), its calibration (expected
+calibration error on MNIST test; how many test digits, and how many non-digit images, fall under the
+app's "not a digit" threshold) and two pictures: test digits with predicted and true labels (errors in
+red) and, for a run folder, the training curves.
 """
 
 from __future__ import annotations
@@ -23,13 +25,47 @@ from train.augment import CORRUPTIONS
 from train.checkpoint import WeightsError, load_model
 from train.data import ENV_VAR, DataError, load_mnist
 from train.extras import require
-from train.mnist_spec import standardise
+from train.mnist_spec import NOT_A_DIGIT, standardise
 from train.trainer import to_ink
 
 
 @torch.inference_mode()
 def predict(model: torch.nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
     return torch.cat([model(standardise(x[i : i + batch])).argmax(1) for i in range(0, len(x), batch)])
+
+
+@torch.inference_mode()
+def probabilities(model: torch.nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
+    return torch.cat([torch.softmax(model(standardise(x[i : i + batch])), 1) for i in range(0, len(x), batch)])
+
+
+def expected_calibration_error(probs: torch.Tensor, true: torch.Tensor, bins: int = 15) -> float:
+    """How far the top probability is from the accuracy it should mean: the mean over equal-width
+    confidence bins of |accuracy - confidence|, weighted by the bins' shares (0 = perfectly calibrated)."""
+    conf, pred = probs.max(1)
+    right = (pred == true).float()
+    edges = torch.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (conf > lo) & (conf <= hi)
+        if sel.any():
+            ece += sel.float().mean().item() * abs(right[sel].mean().item() - conf[sel].mean().item())
+    return ece
+
+
+def rejection(model: torch.nn.Module, digits: torch.Tensor, seed: int = 4242, count: int = 4000) -> dict:
+    """Shares (%) under NOT_A_DIGIT of non-digit images (train.outliers, cut from `digits` - give the
+    test set: the trainer only ever cut from training digits - with a seed the trainer does not use),
+    in all and per kind."""
+    from train.mnist_spec import NOT_A_DIGIT
+    from train.outliers import KINDS, make_outliers
+
+    images, kinds = make_outliers(count, seed, digits.numpy())
+    top = probabilities(model, to_ink(torch.from_numpy(images))).max(1).values
+    out = {"all": round(100 * (top < NOT_A_DIGIT).float().mean().item(), 2)}
+    for i, k in enumerate(KINDS):
+        out[k] = round(100 * (top[torch.from_numpy(kinds == i)] < NOT_A_DIGIT).float().mean().item(), 2)
+    return out
 
 
 def confusion(pred: torch.Tensor, true: torch.Tensor) -> np.ndarray:
@@ -129,7 +165,7 @@ def draw_curves(run_json: Path, path: Path) -> None:
     plt.close(fig)
 
 
-def ship(src: Path, dest: Path, accuracy: float, corrupted: dict[str, float]) -> None:
+def ship(src: Path, dest: Path, accuracy: float, corrupted: dict[str, float], calibration: dict) -> None:
     """Copy weights to `dest` atomically, with a JSON of what they reach and how they were made."""
     from train.checkpoint import atomic_write_bytes, atomic_write_json
     from train.trainer import command_for
@@ -143,6 +179,7 @@ def ship(src: Path, dest: Path, accuracy: float, corrupted: dict[str, float]) ->
         "parameters": 648_010,
         "mnist_test_accuracy": round(accuracy, 2),
         "accuracy_under_corruptions": corrupted,
+        **calibration,
         "best_epoch": run.get("best_epoch"),
         "validation_accuracy": run.get("best_val"),
         "training_seconds": run.get("elapsed_s"),
@@ -184,8 +221,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, corrupt in CORRUPTIONS.items():
             corrupted[name] = round(100 * (predict(model, corrupt(x)) == y).float().mean().item(), 2)
             print(f"  {name:12s} {corrupted[name]:6.2f} %")
+        probs = probabilities(model, x)
+        calibration = {"expected_calibration_error": round(expected_calibration_error(probs, y), 4),
+                       "mnist_test_under_not_a_digit": round(100 * (probs.max(1).values < NOT_A_DIGIT).float()
+                                                             .mean().item(), 2),
+                       "non_digits_rejected": rejection(model, data.test_x)}
+        print(f"\ncalibration of {f}: expected calibration error {calibration['expected_calibration_error']:.4f} on "
+              f"MNIST test; {calibration['mnist_test_under_not_a_digit']:.2f} % of the test digits under the "
+              f"'not a digit' threshold ({NOT_A_DIGIT}), non-digit images under it: "
+              + ", ".join(f"{k} {v:.1f} %" for k, v in calibration["non_digits_rejected"].items()))
         if args.ship:
-            ship(f, args.ship, clean, corrupted)
+            ship(f, args.ship, clean, corrupted, calibration)
             print(f"\nshipped {f} as {args.ship} (figures in {args.ship.with_suffix('.json')})")
         if not args.no_pictures:
             out = args.out or (f.parent if (f.parent / "run.json").exists() else Path("."))

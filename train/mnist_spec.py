@@ -34,6 +34,9 @@ STROKE = 1.85
 INK_ON = 0.1
 #: Number of classes.
 CLASSES = 10
+#: A shape the network gives no class this much is "none of these": not a digit at all. The trainer's
+#: outlier exposure teaches it to answer so (every class 10 %); the app does not show such shapes.
+NOT_A_DIGIT = 0.3
 
 
 def standardise(x: torch.Tensor) -> torch.Tensor:

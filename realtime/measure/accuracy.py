@@ -135,6 +135,7 @@ def score_wild(reader: Reader, digits, conditions: list[str], per: int, seed: in
             make_s += t1 - t0
             score.add(f"{name} #{k}", [d.box for d in res.digits], [d.symbol for d in res.digits],
                       [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+            score.add_hidden(res.extra.get("dropped", []), [t.box for t in sc.digits])
             if examples is not None and k < EXAMPLES:
                 examples.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(examples / f"{_slug(name)}_{k}.png"), draw_truth(sc))
@@ -158,7 +159,7 @@ def total_score(scores) -> Score:
     """The scores added up (errors left out)."""
     total = Score()
     for score in scores:
-        for f in ("truth", "found", "right", "boxes", "lines", "lines_right"):
+        for f in ("truth", "found", "right", "boxes", "lines", "lines_right", "hidden", "hidden_digits"):
             setattr(total, f, getattr(total, f) + getattr(score, f))
     return total
 
@@ -167,11 +168,13 @@ def report_wild(scores: dict[str, Score], per: int, make_s: float, read_s: float
     """One line per condition, then the total."""
     width = max(len(n) for n in [*scores, "condition"])
     print(f"wild scenes, {per} frames per condition")
-    print(f"{'condition':{width}s}  digits  found %  read right %  extra boxes (n, % of digits)")
+    print(f"{'condition':{width}s}  digits  found %  read right %  extra boxes (n, % of digits)  "
+          "non-digits hidden (% of all read)")
     for name, score in [*scores.items(), ("total", total_score(scores.values()))]:
         s = wild_summary(score)
         print(f"{name:{width}s}  {s['digits']:6d}  {s['recall']:7.1f}  {s['accuracy']:12.1f}  "
-              f"{s['extra']:5d} ({s['extra_pct']:.1f} %)")
+              f"{s['extra']:5d} ({s['extra_pct']:4.1f} %)           {s['non_digits_hidden']:5d} "
+              f"({s['non_digits_rejected']:.1f} %)")
     frames = per * len(scores)
     print(f"generated {frames} frames in {make_s:.1f} s, read them in {read_s:.1f} s")
 
