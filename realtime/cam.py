@@ -533,10 +533,10 @@ def teach_headless(args: argparse.Namespace) -> int:
         ids, result = teach_image(reader, image, args.teach, str(path.resolve()))
     except (TeachError, SourceError, WeightsError, WriteError, SampleError, RuntimeError) as e:
         return fail(str(e))
-    read = " ".join(result.lines)
-    n = stored_count()
-    print(f"stored {len(ids)} samples from {path.name} as {args.teach} (read as {read}): {n} sample{'s' * (n != 1)} "
-          f"in all, in {personal_weights().parent / 'samples'}; digitcam-train --personal learns them")
+    read, n = " ".join(result.lines), stored_count()
+    plural = lambda k: f"{k} sample" + "s" * (k != 1)  # noqa: E731
+    print(f"stored {plural(len(ids))} from {path.name} as {args.teach} (read as {read}): {plural(n)} in all, in "
+          f"{personal_weights().parent / 'samples'}; digitcam-train --personal learns them")
     return 0
 
 
