@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from train.augment import AugmentConfig, Augmenter
 from train.checkpoint import atomic_save, atomic_write_json, load_weights
 from train.data import Mnist
-from train.mnist_spec import standardise
+from train.mnist_spec import NOT_A_DIGIT, standardise
 from train.model import FCL
 from train.trainer import TrainConfig, TrainError, lr_at, split, to_ink, uniform_loss
 
@@ -226,8 +226,6 @@ def _run(data: Mnist, images: torch.Tensor, labels: list[int], init: Path, out: 
     xs = images.reshape(-1, 1, 28, 28).float().clamp(0, 1).to(device)
     ys = torch.tensor(labels, dtype=torch.long, device=device)
     mix = mix or make_mix(data, cfg)
-    from realtime.pipeline import NOT_A_DIGIT
-
     rejected = lambda s: percent(predict(s, mix.outliers_held_out).max(1).values < NOT_A_DIGIT)  # noqa: E731
     test = lambda s: percent(predict(s, mix.test_x).argmax(1) == mix.test_y)  # noqa: E731
     rejected_before = rejected(start)
