@@ -8,6 +8,7 @@ CI run can never pass by skipping them.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +19,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 WEIGHTS = ROOT / "weights" / "fcl.pth"
+# The user's own samples and personal weights must not change what the tests read: the tests, and the
+# processes they start, get an empty data folder (platformdirs follows XDG_DATA_HOME on Linux, where
+# CI runs; tests of teaching set their own).
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="digitcam-test-data-")
 
 
 def mnist_root() -> Path | None:
