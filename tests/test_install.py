@@ -95,7 +95,7 @@ def test_the_installed_tool_runs_the_demo_from_another_folder(venv, tmp_path, mn
     assert r.returncode == 0 and "Total params: 648,010" in r.stdout, r.stderr
     r = run(bin_dir / "python", "-m", "realtime.measure.bench", "--frames", "2", "--repeat", "1", "--calls", "20",
             cwd=elsewhere)
-    assert r.returncode == 0 and "pipeline per 640x480 frame" in r.stdout, r.stderr
+    assert r.returncode == 0 and "pipeline per frame" in r.stdout and "5 @1920x1080" in r.stdout, r.stderr
     r = run(bin_dir / "python", "-m", "realtime.measure.accuracy", "--scenes", "3", "--data-dir", mnist_dir,
             cwd=elsewhere)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
