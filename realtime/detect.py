@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from realtime.ink import WRITING_SHAPE, Ink, Look, darkness, find_ink, paper_map, to_8bit, to_gray
+from realtime.ink import WRITING_SHAPE, Ink, Look, components, darkness, find_ink, paper_map, to_8bit, to_gray
 from train.resample import jit, linear_axis
 
 CROP_HEIGHT = 48  # a candidate is cut out at the coarsest level where it is still at least this tall
@@ -100,7 +100,7 @@ def _find_shapes(ink: Ink, least: float) -> tuple[_Shapes, np.ndarray]:
     """Connected components of the ink mask at least `least` pixels long, and the label image."""
     mask = ink.mask
     Hs, Ws = mask.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats = components(mask)
     inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
     boundary = np.bincount(labels[cv2.subtract(mask, inner) > 0], minlength=n)
     sh = _Shapes([], [], [], [], [])
