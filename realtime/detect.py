@@ -42,7 +42,7 @@ class DetectConfig:
     max_aspect_tall: float = 25.0  # h / w: a "1" is a thin line, a long rule is not a digit
     max_aspect_wide: float = 3.2  # w / h: wider than this is a rule or a word, not 1-3 touching digits
     min_density: float = 0.05  # ink pixels / box area, for shapes not thin like a "1"
-    max_density: float = 0.75
+    max_density: float = 0.9
     max_candidates: int = 256  # bounds the time a frame full of text or texture can take
 
 
@@ -101,17 +101,15 @@ def _find_shapes(ink: Ink, least: float) -> tuple[_Shapes, np.ndarray]:
     mask = ink.mask
     Hs, Ws = mask.shape
     n, labels, stats = components(mask)
-    inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
-    boundary = np.bincount(labels[cv2.subtract(mask, inner) > 0], minlength=n)
     sh = _Shapes([], [], [], [], [])
     for i in range(1, n):
-        x, y, w, h, a = (int(v) for v in stats[i])
+        x, y, w, h, a, rim = (int(v) for v in stats[i])
         if max(w, h) >= least and w <= 0.9 * Ws:
             sh.boxes.append([x, y, w, h])
             sh.members.append([i])
             sh.edge.append(x <= 0 or y <= 0 or x + w >= Ws or y + h >= Hs)
             sh.area.append(a)
-            sh.stroke.append(2.0 * a / max(1, int(boundary[i])))
+            sh.stroke.append(2.0 * a / max(1, rim))
     return sh, labels
 
 
@@ -385,11 +383,8 @@ def _cut_out(ink: Ink, labels: np.ndarray, members: list[int], box: list[int] | 
     it is clearly ink (hysteresis)."""
     bx, by, bw, bh = box
     level = int(np.clip(np.floor(np.log2(max(bh, 1) * 2**ink.level / CROP_HEIGHT)), 0, ink.level))
-    if ink.quiet:  # a dim, noisy frame: the smoothed search level is cleaner than any finer one
-        level = ink.level
-    gray = ink.levels[level]
     f = 2 ** (ink.level - level)  # crop pixels per search pixel
-    H, W = gray.shape
+    H, W = ink.levels.size(level)
     x0, y0 = max(0, bx * f - 1), max(0, by * f - 1)
     x1, y1 = min(W, (bx + bw) * f + 1), min(H, (by + bh) * f + 1)
     sx0, sy0 = x0 // f, y0 // f
@@ -397,7 +392,7 @@ def _cut_out(ink: Ink, labels: np.ndarray, members: list[int], box: list[int] | 
     lab = labels[sy0:sy1, sx0:sx1]
     shape = (lab == members[0]) if len(members) == 1 else np.isin(lab, members)
     shape = shape.view(np.uint8)
-    crop = np.ascontiguousarray(gray[y0:y1, x0:x1])
+    crop = ink.levels.crop(level, y0, y1, x0, x1)
     own, dark, area, (x, y, w, h), top = _own_and_dark(crop, ink.paper, shape, f, x0, y0, sx0, sy0, ink.low)
     if area == 0 or top < ink.high:
         return None

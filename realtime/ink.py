@@ -26,7 +26,7 @@ of the frame, and taken out of the ink, except where a stroke crosses them: ther
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -35,7 +35,7 @@ from train.resample import jit
 
 NOISE_SIGMAS = 5.0  # ink must be darker than the paper by this many standard deviations of the sensor noise
 NOISY = 0.15  # noise that strong (NOISE_SIGMAS of it, as a share of the paper's brightness) is smoothed first
-LAZY_SIDE = 1280  # frames larger than this make their full-resolution ink image only when a crop needs it
+LAZY_SIDE = 960  # frames larger than this make their full-resolution ink image only when a crop needs it
 COARSE_SIDE = 500  # the coarse look is taken at the first pyramid level whose longer side is at most this ...
 FINEST_LOOK = 1000  # ... or, seeing no writing there, at finer levels up to this size
 COARSE_KERNEL = 0.35  # its paper estimate spans this share of the shorter side: wider than any marker stroke
@@ -86,7 +86,8 @@ class Ink:
     high: int  # darkness some pixel of a shape must reach (hysteresis)
     scale: Scale
     light_on_dark: bool
-    quiet: bool = False  # the search level was smoothed against sensor noise: crops are cut from it too
+    quiet: bool = False  # the search level was smoothed against sensor noise (a digit's crop still comes
+    # from the level that keeps it CROP_HEIGHT tall: shrunk to 20 px, its noise costs less than that blur)
     look: Look | None = None  # the first look the scale and polarity come from
 
 
@@ -176,6 +177,18 @@ class Pyramid:
             self.levels[k] = reciprocal(ink_channel(self.frame)) if self.light else ink_channel(self.frame)
         return self.levels[k]
 
+    def size(self, k: int) -> tuple[int, int]:
+        """(height, width) of level k, made or not."""
+        return self.shape if k == 0 else self.levels[k].shape[:2]
+
+    def crop(self, k: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows y0:y1 and columns x0:x1 of level k: of the full-resolution level, when it was never
+        made, only that much is made (a digit's crop needs a few thousand pixels of a 2-megapixel frame)."""
+        if self.levels[k] is None:
+            img = ink_channel(self.frame[y0:y1, x0:x1])
+            return reciprocal(img) if self.light else img
+        return np.ascontiguousarray(self.levels[k][y0:y1, x0:x1])
+
     def __setitem__(self, k: int, img: np.ndarray) -> None:
         self.levels[k] = img
 
@@ -256,17 +269,23 @@ def ink_mask(gray: np.ndarray, paper: np.ndarray, share: float, floor: int) -> n
 def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """8-connected components of a 0/255 mask: (count with the background, int32 labels, stats).
 
-    `stats` has cv2.connectedComponentsWithStats's columns (x, y, w, h, area). OpenCV's own version
-    of this costs half a millisecond on any 320x240 mask, even an empty one; labelling alone and one
-    compiled pass for the boxes cost a fifth of that.
+    `stats` has cv2.connectedComponentsWithStats's columns (x, y, w, h, area), the background's row (0)
+    holding the whole mask's box, and one more, BOUNDARY: the shape's pixels with a 4-neighbour off
+    it (2 x area / boundary is its mean stroke width). OpenCV's own stats cost half a millisecond on
+    any 320x240 mask, even an empty one; labelling alone and one compiled pass for the rest cost a
+    fifth of that.
     """
     n, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
     return n, labels, _box_stats(labels, n)
 
 
+BOUNDARY = 5  # the column of `components`' stats that counts a shape's edge pixels
+
+
 @jit
 def _box_stats(labels, n):  # pragma: no cover - compiled
-    stats = np.zeros((n, 5), np.int32)
+    stats = np.zeros((n, 6), np.int32)
+    H, W = labels.shape
     x0 = np.full(n, labels.shape[1], np.int32)
     y0 = np.full(n, labels.shape[0], np.int32)
     x1 = np.full(n, -1, np.int32)
@@ -274,7 +293,12 @@ def _box_stats(labels, n):  # pragma: no cover - compiled
     for y in range(labels.shape[0]):
         for x in range(labels.shape[1]):
             k = labels[y, x]
+            if k == 0:  # the background: most pixels, and nobody asks for its box
+                continue
             stats[k, 4] += 1
+            if ((y > 0 and labels[y - 1, x] == 0) or (y + 1 < H and labels[y + 1, x] == 0)
+                    or (x > 0 and labels[y, x - 1] == 0) or (x + 1 < W and labels[y, x + 1] == 0)):
+                stats[k, 5] += 1
             if x < x0[k]:
                 x0[k] = x
             if x > x1[k]:
@@ -283,9 +307,11 @@ def _box_stats(labels, n):  # pragma: no cover - compiled
                 y0[k] = y
             if y > y1[k]:
                 y1[k] = y
-    for k in range(n):
+    for k in range(1, n):
         stats[k, 0], stats[k, 1] = x0[k], y0[k]
         stats[k, 2], stats[k, 3] = max(0, x1[k] - x0[k] + 1), max(0, y1[k] - y0[k] + 1)
+    stats[0, 2], stats[0, 3] = labels.shape[1], labels.shape[0]
+    stats[0, 4] = labels.size - stats[1:, 4].sum()
     return stats
 
 
@@ -305,9 +331,7 @@ class _Shapes:
 
 def _shapes(mask: np.ndarray, dark: np.ndarray, strong: int, n: int, labels: np.ndarray, stats: np.ndarray,
             ) -> _Shapes:
-    inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
-    boundary = np.bincount(labels[cv2.subtract(mask, inner) > 0], minlength=n)
-    stroke = 2.0 * stats[:, cv2.CC_STAT_AREA] / np.maximum(boundary, 1)
+    stroke = 2.0 * stats[:, cv2.CC_STAT_AREA] / np.maximum(stats[:, BOUNDARY], 1)
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     n_strong, core, total, box = _per_shape(labels, dark, dist, n, strong)
     sure = cv2.bitwise_and(cv2.threshold(dark, strong - 1, 255, cv2.THRESH_BINARY)[1], mask)
@@ -424,15 +448,17 @@ def search_level(scale: Scale, coarse: int) -> int:
 
 @dataclass(frozen=True)
 class Look:
-    """What the first, coarse look at a frame found: the writing's scale and which way round it is.
+    """What the first, coarse look at a frame found: the writing's scale, which way round it is, and
+    whether the sheet has printed lines.
 
-    Neither changes from one frame of a video to the next: the live loop takes a new look every few
-    frames and hands the last one to the frames between (`find_ink(..., look=)`)."""
+    None of these changes from one frame of a video to the next: the live loop takes a new look every
+    few frames and hands the last one to the frames between (`find_ink(..., look=)`)."""
 
     scale: Scale
     light_on_dark: bool
     coarse: int  # the pyramid level it was taken at
     shape: tuple[int, int]  # the frame's size it holds for
+    lines: bool = True  # printed lines were seen: with none, the frames sharing the look skip the search
 
 
 def first_look(levels: Pyramid, noise: float, share: float, threshold: float, light_on_dark: bool | None) -> Look:
@@ -454,9 +480,9 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     levels = Pyramid(frame)
     noise = levels.noise()
     share = threshold * low_ratio
-    stale = look is None or look.shape != levels.shape
-    if stale or (light_on_dark is not None and look.light_on_dark != light_on_dark):
-        look = first_look(levels, noise, share, threshold, light_on_dark)
+    fresh = look is None or look.shape != levels.shape
+    if fresh or (light_on_dark is not None and look.light_on_dark != light_on_dark):
+        look, fresh = first_look(levels, noise, share, threshold, light_on_dark), True
     scale, c, light = look.scale, look.coarse, look.light_on_dark
     if light:
         levels = levels.reciprocal()
@@ -468,8 +494,13 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
     dark = darkness(gray, paper)
     low, high = _thresholds(dark, scale, share, threshold)
-    mask, lines = remove_lines(ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise)), gray, dark,
-                               scale.height / f if scale.found else 0.0, 255 * scale.contrast)
+    mask = ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise))
+    if fresh or look.lines:
+        mask, lines = remove_lines(mask, gray, dark, scale.height / f if scale.found else 0.0, 255 * scale.contrast)
+        if fresh:
+            look = replace(look, lines=cv2.countNonZero(lines) > 0)
+    else:  # a sheet with no printed lines a few frames ago has none now
+        lines = np.zeros_like(mask)
     return Ink(levels, level, paper, mask, lines, low, high, scale, light, quiet, look)
 
 
