@@ -643,14 +643,21 @@ def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0) -> np
     # come as a family of the same length and thickness; the sheet's own edge has the desk on one
     # side. A digit's long stroke does none of these. And a grid, its lines broken by shadows or
     # faint print, leaves many shorter straight pieces of one thickness: no handwriting does.
-    border = {i for i in long if x[i] <= 2 or x[i] + w[i] >= W - 2}
-    family = {i for i in long
-              if sum(abs(w[j] - w[i]) <= 0.25 * w[i] and abs(thick[j] - thick[i]) <= 0.5 * thick[i] + 1
-                     for j in long) >= 3}
-    edge = {i for i in long if _sheet_edge(gray, labels, i, stats[i], thick[i])}
-    grid = {i for i in pieces if sum(abs(thick[j] - thick[i]) <= 0.5 * thick[i] + 1 for j in pieces) >= GRID_PIECES}
     chosen = np.zeros(n, bool)
-    chosen[list(border | family | edge | grid)] = True
+    if long:
+        lw, lt, lx = w[long].astype(np.float64), thick[long], x[long]
+        alike = ((np.abs(lw[None, :] - lw[:, None]) <= 0.25 * lw[:, None])  # (a few hundred at most)
+                 & (np.abs(lt[None, :] - lt[:, None]) <= 0.5 * lt[:, None] + 1))
+        border, family = (lx <= 2) | (lx + lw >= W - 2), alike.sum(1) >= 3
+        chosen[np.array(long)[border | family]] = True
+        for i in long:
+            if not chosen[i] and _sheet_edge(gray, labels, i, stats[i], thick[i]):
+                chosen[i] = True
+    if pieces:  # pieces of one thickness: how many lie within each one's thickness range, by sorting
+        t = np.sort(thick[pieces])
+        pt = thick[pieces]
+        same = np.searchsorted(t, pt + 0.5 * pt + 1, "right") - np.searchsorted(t, pt - 0.5 * pt - 1, "left")
+        chosen[np.array(pieces)[same >= GRID_PIECES]] = True
     if not chosen.any():
         return None
     return cv2.bitwise_and(chosen[labels].astype(np.uint8) * 255, mask)
