@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from conftest import ROOT
 from test_teach import sheet
-from test_window import display, key, screen, xdotool  # noqa: F401 - display is a fixture
+from test_window import display, find_window, key, screen, xdotool  # noqa: F401 - display is a fixture
 
 from realtime.draw import BLUE
 from realtime.samples import load_samples
@@ -55,12 +55,7 @@ def test_teach_mode_numbers_the_digits_refuses_a_wrong_count_and_stores_typed_an
     with open(log, "w") as err:
         app = subprocess.Popen([sys.executable, "-m", "realtime.cam", "--source", str(tmp_path / "sheet.png")],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-    window = ""
-    deadline = time.time() + 60
-    while time.time() < deadline and not window:
-        time.sleep(0.5)
-        window = xdotool(display, "search", "--name", "digitcam").split("\n")[0]
-    assert window, "no window appeared"
+    window = find_window(display)
     wait_for(log, "end of sheet.png: its last frame stays")
     xdotool(display, "windowfocus", "--sync", window)
     root = tmp_path / "digitcam"

@@ -41,6 +41,17 @@ def xdotool(display: str, *args: str) -> str:
     return r.stdout.strip()
 
 
+def find_window(display: str, timeout: float = 60.0) -> str:
+    """The id of digitcam's window once it has appeared (a cold start compiles kernels: up to a minute)."""
+    window = ""
+    deadline = time.time() + timeout
+    while time.time() < deadline and not window:
+        time.sleep(0.5)
+        window = xdotool(display, "search", "--name", "digitcam").split("\n")[0]
+    assert window, "no window appeared"
+    return window
+
+
 def screen(fb: Path, display: str, window: str) -> np.ndarray:
     """What the window shows now, cut from Xvfb's screen file (XWD: a big-endian header, then BGRX pixels)."""
     raw = fb.read_bytes()
@@ -64,12 +75,7 @@ def test_window_opens_takes_keys_and_quits(display, tmp_path):
     env = {**os.environ, "DISPLAY": display, "QT_LOGGING_RULES": "*=false"}
     app = subprocess.Popen([sys.executable, "-m", "realtime.cam", "--source", "demo", "--snapshot-dir", str(tmp_path)],
                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    window = ""
-    deadline = time.time() + 60
-    while time.time() < deadline and not window:
-        time.sleep(0.5)
-        window = xdotool(display, "search", "--name", "digitcam").split("\n")[0]
-    assert window, "no window appeared"
+    window = find_window(display)
     time.sleep(2.0)  # let frames flow
     xdotool(display, "windowfocus", "--sync", window)
     assert screen(fb, display, window).shape[:2] == (480, 640)
