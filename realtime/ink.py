@@ -86,8 +86,6 @@ class Ink:
     high: int  # darkness some pixel of a shape must reach (hysteresis)
     scale: Scale
     light_on_dark: bool
-    quiet: bool = False  # the search level was smoothed against sensor noise (a digit's crop still comes
-    # from the level that keeps it CROP_HEIGHT tall: shrunk to 20 px, its noise costs less than that blur)
     look: Look | None = None  # the first look the scale and polarity come from
 
 
@@ -488,8 +486,9 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
         levels = levels.reciprocal()
     level = search_level(scale, c)
     f = 2.0**level
+    # A noisy search level is smoothed; a digit's crop still comes from the level that keeps it
+    # CROP_HEIGHT tall (shrunk to 20 px, its noise costs less than the smoothing's blur).
     gray, level_noise = quieten(levels[level], noise / f, scale.stroke / f)
-    quiet = gray is not levels[level]
     levels[level] = gray
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
     dark = darkness(gray, paper)
@@ -501,7 +500,7 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
             look = replace(look, lines=cv2.countNonZero(lines) > 0)
     else:  # a sheet with no printed lines a few frames ago has none now
         lines = np.zeros_like(mask)
-    return Ink(levels, level, paper, mask, lines, low, high, scale, light, quiet, look)
+    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look)
 
 
 def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, float]:
