@@ -48,6 +48,7 @@ SURE_SHARE = 0.8  # ... and the shape's darkest pixel this share
 SURE_OVER_GRAIN = 12  # clearly ink: this many levels of darkness (of 255) above the paper's grain
 MIN_LOW = 16  # no pixel less dark than this (of 255) is ink, however smooth the paper
 DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at which the relative ones apply as they are
+SHADE = 0.5  # in a shape reaching the border, what is under this share of its ink's darkness is shade
 WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot ...
 BLOT = 0.8  # a shape with a part wider than this many of its mean stroke widths is a blot
 LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame ...
@@ -87,6 +88,7 @@ class Ink:
     scale: Scale
     light_on_dark: bool
     look: Look | None = None  # the first look the scale and polarity come from
+    parted: np.ndarray | None = None  # uint8 0/255: what is left of shapes that reached the border (without_shade)
 
 
 def to_8bit(frame: np.ndarray) -> np.ndarray:
@@ -277,6 +279,78 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return n, labels, _box_stats(labels, n)
 
 
+def without_shade(mask: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The mask less, within each shape that reaches the frame's border, the pixels under SHADE of the
+    darkness its darkest ink reaches; and what is left of those shapes (None: none).
+
+    A hard shadow, or the dark desk beyond the sheet, that touches a digit joins it at the low
+    threshold and carries it to the border, where it is no longer taken for writing: one big digit
+    held up to the camera with a hand's shadow across it is then not read at all. Ink is several
+    times darker than any shade next to it, so the join goes and the digit stands alone. Shapes clear
+    of the border are left whole: there the low threshold's faint pixels hold blurred strokes and
+    a word's letters together.
+    """
+    n, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+    out, parted, any_parted = _drop_shade(labels, dark, n, SHADE)
+    return out, (parted if any_parted else None)
+
+
+@jit
+def _drop_shade(labels, dark, n, share):  # pragma: no cover - compiled
+    """Per shape reaching the border: its ink's darkness is what the darkest 1 % of its pixels (and at
+    least 3) reach; pixels under `share` of it go, unless pixels over it reach the border themselves."""
+    H, W = labels.shape
+    slot = np.full(n, -1, np.int64)  # border shapes get a histogram each (few: most shapes are clear of it)
+    m = 0
+    for y in range(H):
+        for x in range(W):
+            if y == 0 or x == 0 or y == H - 1 or x == W - 1:
+                k = labels[y, x]
+                if k > 0 and slot[k] < 0:
+                    slot[k] = m
+                    m += 1
+    hist = np.zeros((m, 256), np.int64)
+    area = np.zeros(m, np.int64)
+    for y in range(H):
+        for x in range(W):
+            k = labels[y, x]
+            if k > 0 and slot[k] >= 0:
+                hist[slot[k], dark[y, x]] += 1
+                area[slot[k]] += 1
+    limit = np.zeros(m, np.float64)
+    for j in range(m):
+        want = max(3, area[j] // 100)
+        seen = 0
+        for d in range(255, -1, -1):
+            seen += hist[j, d]
+            if seen >= want:
+                limit[j] = share * d
+                break
+    # Where the shape's dark part itself reaches the border (a dark desk around the sheet, a marker
+    # stroke cut by the frame), there is no shade to part it from: the shape stays whole.
+    for y in range(H):
+        for x in range(W):
+            if y == 0 or x == 0 or y == H - 1 or x == W - 1:
+                k = labels[y, x]
+                if k > 0 and dark[y, x] >= limit[slot[k]]:
+                    limit[slot[k]] = 0.0
+    out = np.zeros(labels.shape, np.uint8)
+    parted = np.zeros(labels.shape, np.uint8)
+    any_parted = False
+    for y in range(H):
+        for x in range(W):
+            k = labels[y, x]
+            if k > 0:
+                j = slot[k]
+                if j < 0:
+                    out[y, x] = 255
+                elif dark[y, x] >= limit[j]:
+                    out[y, x] = 255
+                    parted[y, x] = 255
+                    any_parted = True
+    return out, parted, any_parted
+
+
 BOUNDARY = 5  # the column of `components`' stats that counts a shape's edge pixels
 
 
@@ -405,10 +479,11 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     grain = texture_level(dark)
     mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1])
     mask, _ = remove_lines(mask, gray, dark)
-    n, labels, stats = components(mask)
     # "Clearly ink" relative to the paper's own grain, not to black: a faint blue pen or a pencil out
     # of focus never reaches a third of black, yet stands well clear of the paper.
     sure = min(round(255 * strong), max(grain, round(255 * share)) + SURE_OVER_GRAIN)
+    mask = without_shade(mask, dark)[0]
+    n, labels, stats = components(mask)
     sh = _shapes(mask, dark, sure, n, labels, stats)
     ok = _writing(sh, gray.shape)
     if not ok.any():
@@ -500,7 +575,8 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
             look = replace(look, lines=cv2.countNonZero(lines) > 0)
     else:  # a sheet with no printed lines a few frames ago has none now
         lines = np.zeros_like(mask)
-    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look)
+    mask, parted = without_shade(mask, dark)
+    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look, parted)
 
 
 def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, float]:

@@ -152,3 +152,22 @@ def test_tracker_smooths_a_flickering_reading():
 ])
 def test_digits_group_into_lines_and_numbers(boxes, text, expected):
     assert read_lines(boxes, list(text)) == expected
+
+
+@pytest.mark.parametrize("label", [3, 7])
+def test_one_big_digit_with_a_shadow_reaching_the_border_is_read(mnist, reader, label):
+    """One digit held up close, a hand's shadow across it from the frame's edge: the shadow joins the
+    digit at the low threshold and carries it to the border. It is parted from the ink (ink is several
+    times darker than shade), so the digit is read, with a box around its ink only."""
+    d = mnist_digit(mnist, label)
+    g = cv2.resize(d, (int(d.shape[1] * 380 / d.shape[0]), 380), interpolation=cv2.INTER_CUBIC)
+    page = np.full((480, 640), 215, np.float32)
+    x0, y0 = 320 - g.shape[1] // 2, 50
+    page[y0 : y0 + 380, x0 : x0 + g.shape[1]] *= 1 - 0.85 * np.clip(g, 0, 1)
+    shadow = np.zeros((480, 640), np.uint8)  # a wedge from the top edge down across the digit
+    cv2.fillPoly(shadow, [np.array([[150, 0], [260, 0], [420, 479], [330, 479]], np.int32)], 1)
+    page *= np.where(shadow > 0, 0.68, 1.0).astype(np.float32)
+    res = reader.read(np.clip(page, 0, 255).astype(np.uint8), still=True)
+    assert [d.digit for d in res.digits] == [label]
+    bx, by, bw, bh = res.digits[0].box
+    assert by >= y0 - 10 and by + bh <= y0 + 390  # the shadow's length is not in the box

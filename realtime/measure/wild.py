@@ -926,8 +926,11 @@ def _one_digit_page(rng: np.random.Generator, pool: UnusedDigits, size: Size, he
     img = paper(rng, w, h)
     digit = int(rng.integers(10))
     glyph = pen.glyph(rng, pool, digit, height)
-    gh, gw = glyph.shape
     margin = 0.03 * h
+    fit = min(1.0, (w - 2 * margin) / glyph.shape[1], (h - 2 * margin) / glyph.shape[0])
+    if fit < 1.0:  # a wide digit at 95 % of the height is wider than the sheet: shrunk to fit it
+        glyph = cv2.resize(glyph, (int(glyph.shape[1] * fit), int(glyph.shape[0] * fit)), interpolation=cv2.INTER_AREA)
+    gh, gw = glyph.shape
     gx = int(rng.uniform(margin, max(margin, w - gw - margin)))
     gy = int(rng.uniform(margin, max(margin, h - gh - margin)))
     pen.lay(rng, img, glyph, gx, gy)
