@@ -104,14 +104,11 @@ def _find_shapes(ink: Ink, least: float) -> tuple[_Shapes, np.ndarray]:
     sh = _Shapes([], [], [], [], [])
     long = (np.maximum(stats[:, 2], stats[:, 3]) >= least) & (stats[:, 2] <= 0.9 * Ws)
     long[0] = False  # the background
-    # A thin upright shape parted from the border by without_shade is still held to the border's rule
-    # (_plausible): the edge of a pad of paper, not a "1".
-    parted = set(np.unique(labels[ink.parted > 0]).tolist()) if ink.parted is not None else set()
     for i in np.flatnonzero(long).tolist():  # (a noisy frame has 10^5 specks: picked out at once, not looped over)
         x, y, w, h, a, rim = stats[i].tolist()
         sh.boxes.append([x, y, w, h])
         sh.members.append([i])
-        sh.edge.append(x <= 0 or y <= 0 or x + w >= Ws or y + h >= Hs or (i in parted and w < EDGE_WIDTH * h))
+        sh.edge.append(x <= 0 or y <= 0 or x + w >= Ws or y + h >= Hs)
         sh.area.append(a)
         sh.stroke.append(2.0 * a / max(1, rim))
     return sh, labels

@@ -88,7 +88,6 @@ class Ink:
     scale: Scale
     light_on_dark: bool
     look: Look | None = None  # the first look the scale and polarity come from
-    parted: np.ndarray | None = None  # uint8 0/255: what is left of shapes that reached the border (without_shade)
 
 
 def to_8bit(frame: np.ndarray) -> np.ndarray:
@@ -279,9 +278,9 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return n, labels, _box_stats(labels, n)
 
 
-def without_shade(mask: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def without_shade(mask: np.ndarray, dark: np.ndarray) -> np.ndarray:
     """The mask less, within each shape that reaches the frame's border, the pixels under SHADE of the
-    darkness its darkest ink reaches; and what is left of those shapes (None: none).
+    darkness its darkest ink reaches.
 
     A hard shadow, or the dark desk beyond the sheet, that touches a digit joins it at the low
     threshold and carries it to the border, where it is no longer taken for writing: one big digit
@@ -291,8 +290,7 @@ def without_shade(mask: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, np.nd
     a word's letters together.
     """
     n, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
-    out, parted, any_parted = _drop_shade(labels, dark, n, SHADE)
-    return out, (parted if any_parted else None)
+    return _drop_shade(labels, dark, n, SHADE)
 
 
 @jit
@@ -300,15 +298,14 @@ def _drop_shade(labels, dark, n, share):  # pragma: no cover - compiled
     """Per shape reaching the border: its ink's darkness is what the darkest 1 % of its pixels (and at
     least 3) reach; pixels under `share` of it go, unless pixels over it reach the border themselves."""
     H, W = labels.shape
+    ring = np.concatenate((labels[0], labels[H - 1], labels[:, 0], labels[:, W - 1]))
+    ring_dark = np.concatenate((dark[0], dark[H - 1], dark[:, 0], dark[:, W - 1]))
     slot = np.full(n, -1, np.int64)  # border shapes get a histogram each (few: most shapes are clear of it)
     m = 0
-    for y in range(H):
-        for x in range(W):
-            if y == 0 or x == 0 or y == H - 1 or x == W - 1:
-                k = labels[y, x]
-                if k > 0 and slot[k] < 0:
-                    slot[k] = m
-                    m += 1
+    for k in ring:
+        if k > 0 and slot[k] < 0:
+            slot[k] = m
+            m += 1
     hist = np.zeros((m, 256), np.int64)
     area = np.zeros(m, np.int64)
     for y in range(H):
@@ -328,27 +325,17 @@ def _drop_shade(labels, dark, n, share):  # pragma: no cover - compiled
                 break
     # Where the shape's dark part itself reaches the border (a dark desk around the sheet, a marker
     # stroke cut by the frame), there is no shade to part it from: the shape stays whole.
-    for y in range(H):
-        for x in range(W):
-            if y == 0 or x == 0 or y == H - 1 or x == W - 1:
-                k = labels[y, x]
-                if k > 0 and dark[y, x] >= limit[slot[k]]:
-                    limit[slot[k]] = 0.0
+    for i in range(ring.size):
+        k = ring[i]
+        if k > 0 and ring_dark[i] >= limit[slot[k]]:
+            limit[slot[k]] = 0.0
     out = np.zeros(labels.shape, np.uint8)
-    parted = np.zeros(labels.shape, np.uint8)
-    any_parted = False
     for y in range(H):
         for x in range(W):
             k = labels[y, x]
-            if k > 0:
-                j = slot[k]
-                if j < 0:
-                    out[y, x] = 255
-                elif dark[y, x] >= limit[j]:
-                    out[y, x] = 255
-                    parted[y, x] = 255
-                    any_parted = True
-    return out, parted, any_parted
+            if k > 0 and (slot[k] < 0 or dark[y, x] >= limit[slot[k]]):
+                out[y, x] = 255
+    return out
 
 
 BOUNDARY = 5  # the column of `components`' stats that counts a shape's edge pixels
@@ -482,7 +469,7 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     # "Clearly ink" relative to the paper's own grain, not to black: a faint blue pen or a pencil out
     # of focus never reaches a third of black, yet stands well clear of the paper.
     sure = min(round(255 * strong), max(grain, round(255 * share)) + SURE_OVER_GRAIN)
-    mask = without_shade(mask, dark)[0]
+    mask = without_shade(mask, dark)
     n, labels, stats = components(mask)
     sh = _shapes(mask, dark, sure, n, labels, stats)
     ok = _writing(sh, gray.shape)
@@ -575,8 +562,8 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
             look = replace(look, lines=cv2.countNonZero(lines) > 0)
     else:  # a sheet with no printed lines a few frames ago has none now
         lines = np.zeros_like(mask)
-    mask, parted = without_shade(mask, dark)
-    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look, parted)
+    mask = without_shade(mask, dark)
+    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look)
 
 
 def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, float]:
