@@ -46,6 +46,10 @@ PAPER_HEIGHTS = 0.33  # ... and at least this share of the writing's height (a f
 INK_SHARE = 0.3  # a pixel of a shape is at least this share of the writing's typical darkness
 SURE_SHARE = 0.8  # ... and the shape's darkest pixel this share
 SURE_OVER_GRAIN = 12  # clearly ink: this many levels of darkness (of 255) above the paper's grain
+GRAIN = 4.0  # a shape's pixels stand this many robust standard deviations of the paper's darkness above it ...
+NOISY_GRAIN = 2.0  # ... or this many in a frame smoothed for sensor noise (quieten), whose grain is noise:
+# specks, not fibres or blotches, that the size filters drop; at GRAIN a dim room's faint strokes break
+# into pieces too small to read
 MIN_LOW = 16  # no pixel less dark than this (of 255) is ink, however smooth the paper
 DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at which the relative ones apply as they are
 SHADE = 0.5  # in a shape reaching the border, what is under this share of its ink's darkness is shade
@@ -246,15 +250,15 @@ def darkness(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return cv2.divide(cv2.subtract(paper, gray), paper, scale=255)
 
 
-def texture_level(dark: np.ndarray) -> int:
-    """The darkness the paper's own texture reaches (median + 4 robust standard deviations of the
-    darkness of every 4th pixel: the paper is the majority). A paper estimate this wide takes the
+def texture_level(dark: np.ndarray, sigmas: float = GRAIN) -> int:
+    """The darkness the paper's own texture reaches (median + `sigmas` robust standard deviations of
+    the darkness of every 4th pixel: the paper is the majority). A paper estimate this wide takes the
     brightest grain of a large patch as "the paper", so grained paper and cardboard look inked all over.
     """
     sample = np.ascontiguousarray(dark[::4, ::4])
     med = _median_u8(sample)
     spread = _median_u8(cv2.absdiff(sample, np.full_like(sample, med)))
-    return int(med + 4 * 1.4826 * spread)
+    return int(med + sigmas * 1.4826 * spread)
 
 
 def ink_mask(gray: np.ndarray, paper: np.ndarray, share: float, floor: int) -> np.ndarray:
@@ -551,10 +555,11 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     # A noisy search level is smoothed; a digit's crop still comes from the level that keeps it
     # CROP_HEIGHT tall (shrunk to 20 px, its noise costs less than the smoothing's blur).
     gray, level_noise = quieten(levels[level], noise / f, scale.stroke / f)
+    smoothed = gray is not levels[level]
     levels[level] = gray
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
     dark = darkness(gray, paper)
-    low, high = _thresholds(dark, scale, share, threshold)
+    low, high = _thresholds(dark, scale, share, threshold, NOISY_GRAIN if smoothed else GRAIN)
     mask = ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise))
     if fresh or look.lines:
         mask, lines = remove_lines(mask, gray, dark, scale.height / f if scale.found else 0.0, 255 * scale.contrast)
@@ -577,19 +582,22 @@ def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, 
     return cv2.GaussianBlur(gray, (0, 0), sigma), noise / (2 * np.sqrt(np.pi) * sigma)
 
 
-def _thresholds(dark: np.ndarray, scale: Scale, share: float, threshold: float) -> tuple[int, int]:
+def _thresholds(dark: np.ndarray, scale: Scale, share: float, threshold: float, grain: float = GRAIN,
+                ) -> tuple[int, int]:
     """The darkness (0-255) a pixel needs to be part of a shape, and the darkness some pixel of a shape
-    must reach, relative to the writing's own darkness and to the paper's grain.
+    must reach, relative to the writing's own darkness and to the paper's grain (`grain` robust
+    standard deviations of the darkness above its median: see GRAIN and NOISY_GRAIN).
 
     A shadow a quarter darker than the paper is nothing next to a black marker, and a good part of a
     pencil stroke; a faint pen out of focus never gets near a third of black, yet stands clear of a
     smooth paper's grain. `share` and `threshold` (the user's sensitivity, keys + and -) scale both;
-    with no writing seen, they are used as they are.
+    with no writing seen, they are used as they are, over the paper's grain all the same.
     """
+    grain = texture_level(dark, grain)
     if not scale.found:
-        return round(255 * share), round(255 * threshold)
+        low = max(round(255 * share), grain + SURE_OVER_GRAIN // 2)
+        return low, max(round(255 * threshold), low + SURE_OVER_GRAIN // 2)
     k = threshold / DEFAULT_THRESHOLD
-    grain = texture_level(dark)
     low = max(grain + SURE_OVER_GRAIN // 2, round(255 * k * INK_SHARE * scale.contrast), MIN_LOW)
     high = max(low + SURE_OVER_GRAIN // 2, round(255 * k * min(DEFAULT_THRESHOLD, SURE_SHARE * scale.contrast)))
     return low, high

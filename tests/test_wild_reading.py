@@ -31,7 +31,7 @@ FLOORS = {
     "ruled paper": (0.80, 0.72, 0.15),
     "squared paper": (0.88, 0.78, 0.40),
     "printed text and a date stamp": (0.90, 0.85, None),
-    "dim light": (0.50, 0.22, 1.00),
+    "dim light": (0.68, 0.32, 0.30),
     "blur": (0.62, 0.62, 0.10),
 }
 DEFAULT = (0.93, 0.85, 0.15)  # found, read right (shares of the digits), extra boxes per digit
