@@ -284,15 +284,19 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
 
 def without_shade(mask: np.ndarray, dark: np.ndarray) -> np.ndarray:
     """The mask less, within each shape that reaches the frame's border, the pixels under SHADE of the
-    darkness its darkest ink reaches.
+    darkness its darkest ink reaches (its darkest 1 %), unless pixels that dark lie on the border
+    themselves: a dark desk around the sheet, a marker stroke cut by the frame's edge.
 
     A hard shadow, or the dark desk beyond the sheet, that touches a digit joins it at the low
     threshold and carries it to the border, where it is no longer taken for writing: one big digit
     held up to the camera with a hand's shadow across it is then not read at all. Ink is several
     times darker than any shade next to it, so the join goes and the digit stands alone. Shapes clear
     of the border are left whole: there the low threshold's faint pixels hold blurred strokes and
-    a word's letters together.
+    a word's letters together. (A digit under 1 % of a vast shade's area sets no limit: its shape
+    stays as it was.)
     """
+    if not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
+        return mask  # nothing reaches the border: the usual frame costs no labelling
     n, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
     return _drop_shade(labels, dark, n, SHADE)
 
@@ -300,7 +304,8 @@ def without_shade(mask: np.ndarray, dark: np.ndarray) -> np.ndarray:
 @jit
 def _drop_shade(labels, dark, n, share):  # pragma: no cover - compiled
     """Per shape reaching the border: its ink's darkness is what the darkest 1 % of its pixels (and at
-    least 3) reach; pixels under `share` of it go, unless pixels over it reach the border themselves."""
+    least 3) reach; pixels under `share` of it go, unless pixels at least `share` of it lie on the
+    border themselves."""
     H, W = labels.shape
     ring = np.concatenate((labels[0], labels[H - 1], labels[:, 0], labels[:, W - 1]))
     ring_dark = np.concatenate((dark[0], dark[H - 1], dark[:, 0], dark[:, W - 1]))
@@ -582,10 +587,10 @@ def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, 
     return cv2.GaussianBlur(gray, (0, 0), sigma), noise / (2 * np.sqrt(np.pi) * sigma)
 
 
-def _thresholds(dark: np.ndarray, scale: Scale, share: float, threshold: float, grain: float = GRAIN,
+def _thresholds(dark: np.ndarray, scale: Scale, share: float, threshold: float, sigmas: float = GRAIN,
                 ) -> tuple[int, int]:
     """The darkness (0-255) a pixel needs to be part of a shape, and the darkness some pixel of a shape
-    must reach, relative to the writing's own darkness and to the paper's grain (`grain` robust
+    must reach, relative to the writing's own darkness and to the paper's grain (`sigmas` robust
     standard deviations of the darkness above its median: see GRAIN and NOISY_GRAIN).
 
     A shadow a quarter darker than the paper is nothing next to a black marker, and a good part of a
@@ -593,7 +598,7 @@ def _thresholds(dark: np.ndarray, scale: Scale, share: float, threshold: float, 
     smooth paper's grain. `share` and `threshold` (the user's sensitivity, keys + and -) scale both;
     with no writing seen, they are used as they are, over the paper's grain all the same.
     """
-    grain = texture_level(dark, grain)
+    grain = texture_level(dark, sigmas)
     if not scale.found:
         low = max(round(255 * share), grain + SURE_OVER_GRAIN // 2)
         return low, max(round(255 * threshold), low + SURE_OVER_GRAIN // 2)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from realtime.detect import DetectConfig, darkness_map, detect
+from realtime.ink import without_shade
 from realtime.measure.scene import MnistDigits, make_scene
 from realtime.score import match
 from realtime.track import Tracker, read_lines
@@ -159,8 +160,8 @@ def test_one_big_digit_with_a_shadow_reaching_the_border_is_read(mnist, reader, 
     """One digit held up close, a hand's shadow across it from the frame's edge: the shadow joins the
     digit at the low threshold and carries it to the border. It is parted from the ink (ink is several
     times darker than shade), so the digit is read, with a box around its ink only."""
-    d = mnist_digit(mnist, label)
-    g = cv2.resize(d, (int(d.shape[1] * 380 / d.shape[0]), 380), interpolation=cv2.INTER_CUBIC)
+    ink = mnist_digit(mnist, label)
+    g = cv2.resize(ink, (int(ink.shape[1] * 380 / ink.shape[0]), 380), interpolation=cv2.INTER_CUBIC)
     page = np.full((480, 640), 215, np.float32)
     x0, y0 = 320 - g.shape[1] // 2, 50
     page[y0 : y0 + 380, x0 : x0 + g.shape[1]] *= 1 - 0.85 * np.clip(g, 0, 1)
@@ -171,3 +172,20 @@ def test_one_big_digit_with_a_shadow_reaching_the_border_is_read(mnist, reader, 
     assert [d.digit for d in res.digits] == [label]
     bx, by, bw, bh = res.digits[0].box
     assert by >= y0 - 10 and by + bh <= y0 + 390  # the shadow's length is not in the box
+
+
+def test_shade_is_parted_from_ink_at_the_border_and_a_dark_desk_is_not():
+    dark = np.zeros((40, 40), np.uint8)
+    dark[15:26, 15:26] = 200  # ink
+    dark[0:15, 18:23] = 60  # a shadow from the top edge into it
+    dark[30:34, 30:36] = 200  # ink clear of the border, with a faint rim that stays
+    dark[29, 30:36] = 40
+    mask = np.where(dark > 0, 255, 0).astype(np.uint8)
+    out = without_shade(mask, dark)
+    assert not out[0:15].any() and out[15:26, 15:26].all()
+    assert out[29:34, 30:36].all()
+    desk = np.zeros((40, 40), np.uint8)
+    desk[:, 0:6] = 220  # the desk beyond the sheet, darker than the stroke that touches it
+    desk[18:21, 6:20] = 90
+    mask = np.where(desk > 0, 255, 0).astype(np.uint8)
+    assert np.array_equal(without_shade(mask, desk), mask)

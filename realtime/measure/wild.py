@@ -921,7 +921,8 @@ def _sheet(rng: np.random.Generator, pool: UnusedDigits, camera: Camera | None =
 
 def _one_digit_page(rng: np.random.Generator, pool: UnusedDigits, size: Size, height: float, pen: Pen,
                     paper: Callable[[np.random.Generator, int, int], np.ndarray] = white_paper) -> Page:
-    """A sheet with one digit on it, `height` px tall, somewhere near the middle."""
+    """A sheet with one digit on it, `height` px tall (less where so tall a digit would not fit the
+    sheet's width), somewhere near the middle."""
     w, h = size
     img = paper(rng, w, h)
     digit = int(rng.integers(10))
