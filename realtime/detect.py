@@ -114,12 +114,15 @@ def _find_shapes(ink: Ink, least: float) -> tuple[_Shapes, np.ndarray]:
     return sh, labels
 
 
-def _typical_height(sh: _Shapes, min_h: float) -> tuple[float, int]:
+def _typical_height(sh: _Shapes, min_h: float, cfg: DetectConfig) -> tuple[float, int]:
     """The writing's typical digit height (search pixels) and how many shapes it rests on: the upper
     quartile of the heights of pen-drawn shapes clear of the border, weighted by their ink (a big
-    digit outweighs a stamp's small print, and handwriting the smaller print of a form around it)."""
+    digit outweighs a stamp's small print, and handwriting the smaller print of a form around it).
+    A shape of no digit's proportions (a ruled sheet's margin line, a rule under a heading) is left
+    out: its ink would make the writing as tall as the page."""
     idx = [k for k, (b, e) in enumerate(zip(sh.boxes, sh.edge))
-           if b[3] >= min_h and not e and b[3] >= WRITING_SHAPE * sh.stroke[k]]
+           if b[3] >= min_h and not e and b[3] >= WRITING_SHAPE * sh.stroke[k]
+           and b[3] <= cfg.max_aspect_tall * b[2] and b[2] <= cfg.max_aspect_wide * b[3]]
     if not idx:
         return min_h, 0
     h = np.array([sh.boxes[k][3] for k in idx], np.float64)
@@ -153,9 +156,10 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     if len(sh.boxes) > 2 * cfg.max_candidates:  # a page of text or a texture: keep the largest shapes
         keep = sorted(range(len(sh.boxes)), key=lambda k: -sh.boxes[k][2] * sh.boxes[k][3])[: 2 * cfg.max_candidates]
         sh = _Shapes(*([lst[k] for k in keep] for lst in (sh.boxes, sh.members, sh.edge, sh.area, sh.stroke)))
-    ref_h, _ = _typical_height(sh, min_h)
+    ref_h, _ = _typical_height(sh, min_h, cfg)
     _merge(sh, ref_h)
-    ref_h, typical = _typical_height(sh, min_h)  # again: the pieces of one blotchy digit are not "the digits around"
+    # again: the pieces of one blotchy digit are not "the digits around"
+    ref_h, typical = _typical_height(sh, min_h, cfg)
     edges = _sheet_edges(ink.paper)
     candidates: list[Candidate] = []
     rejected = 0

@@ -189,3 +189,14 @@ def test_shade_is_parted_from_ink_at_the_border_and_a_dark_desk_is_not():
     desk[18:21, 6:20] = 90
     mask = np.where(desk > 0, 255, 0).astype(np.uint8)
     assert np.array_equal(without_shade(mask, desk), mask)
+
+
+def test_a_long_wavy_margin_line_does_not_set_the_writings_size(mnist, reader):
+    """A ruled sheet's margin line, bent by the page's curl so that it is not taken out as a printed
+    line, holds more ink than the digits: as "the writing's height" it would make every digit a speck."""
+    frame = paper_with([mnist_digit(mnist, c) for c in (5, 8, 3)]).astype(np.float32)
+    for y in range(10, 470):
+        x = 30 + int(round(6 * np.sin(y / 40)))
+        frame[y, x : x + 5] *= 0.3
+    res = reader.read(np.clip(frame, 0, 255).astype(np.uint8), still=True)
+    assert [d.digit for d in res.digits] == [5, 8, 3]
