@@ -26,6 +26,8 @@ from train.resample import jit, linear_axis
 CROP_HEIGHT = 48  # a candidate is cut out at the coarsest level where it is still at least this tall
 MIN_SIDE = 8  # frames narrower than this in either direction hold nothing to read
 EDGE_WIDTH = 0.3  # a shape touching the frame's border must be at least this wide for its height
+SLIVER = 0.2  # a shape narrower than this share of its height is a sliver: a "1", or a piece of a line
+LONG_SLIVER = 2.0  # ... and a sliver this many times taller than the writing is no "1" of it
 TYPICAL_AT = 0.75  # the writing's height is this quantile of the shapes' heights, weighted by their ink
 SHEET_STEP = 0.5  # the paper under a shape stepping down to this share of its brightness nearby: the sheet's edge
 
@@ -119,12 +121,17 @@ def _typical_height(sh: _Shapes, min_h: float, cfg: DetectConfig) -> tuple[float
     quartile of the heights of pen-drawn shapes clear of the border, weighted by their ink (a big
     digit outweighs a stamp's small print, and handwriting the smaller print of a form around it).
     A shape of no digit's proportions (a ruled sheet's margin line, a rule under a heading) is left
-    out: its ink would make the writing as tall as the page."""
+    out, and so are slivers while two other shapes remain: the pieces of a broken margin line are as
+    thin as a "1" and far taller than the digits, and their ink would make the writing as tall as the
+    page (every digit then too small to count)."""
     idx = [k for k, (b, e) in enumerate(zip(sh.boxes, sh.edge))
            if b[3] >= min_h and not e and b[3] >= WRITING_SHAPE * sh.stroke[k]
            and b[3] <= cfg.max_aspect_tall * b[2] and b[2] <= cfg.max_aspect_wide * b[3]]
     if not idx:
         return min_h, 0
+    full = [k for k in idx if sh.boxes[k][2] >= SLIVER * sh.boxes[k][3]]
+    if len(full) >= 2:  # slivers ("1"s, and the pieces of a broken margin line) only when there is nothing else
+        idx = full
     h = np.array([sh.boxes[k][3] for k in idx], np.float64)
     w = np.array([sh.area[k] for k in idx], np.float64)
     order = np.argsort(h)
@@ -167,6 +174,9 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
         if box[3] < min_h or box[3] < 0.3 * ref_h:
             continue  # noise, a dot, a stray mark
+        if typical >= 2 and box[2] < SLIVER * box[3] and box[3] > LONG_SLIVER * ref_h:
+            rejected += 1  # a piece of a line: a handwritten "1" is about as tall as the digits around it
+            continue
         if not e and box[2] > cfg.max_aspect_wide * box[3]:
             words.append(tuple(int(round(v * f)) for v in box))  # a word of print run together, or a rule
         cand = None
