@@ -28,6 +28,7 @@ MIN_SIDE = 8  # frames narrower than this in either direction hold nothing to re
 EDGE_WIDTH = 0.3  # a shape touching the frame's border must be at least this wide for its height
 SLIVER = 0.2  # a shape narrower than this share of its height is a sliver: a "1", or a piece of a line
 LONG_SLIVER = 2.0  # ... and a sliver this many times taller than the writing is no "1" of it
+WORD_GAP = 0.2  # letters closer than this share of the writing's height (up to 2 search pixels) run into words
 TYPICAL_AT = 0.75  # the writing's height is this quantile of the shapes' heights, weighted by their ink
 SHEET_STEP = 0.5  # the paper under a shape stepping down to this share of its brightness nearby: the sheet's edge
 
@@ -170,15 +171,12 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     edges = _sheet_edges(ink.paper)
     candidates: list[Candidate] = []
     rejected = 0
-    words = []
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
         if box[3] < min_h or box[3] < 0.3 * ref_h:
             continue  # noise, a dot, a stray mark
         if typical >= 2 and box[2] < SLIVER * box[3] and box[3] > LONG_SLIVER * ref_h:
             rejected += 1  # a piece of a line: a handwritten "1" is about as tall as the digits around it
             continue
-        if not e and box[2] > cfg.max_aspect_wide * box[3]:
-            words.append(tuple(int(round(v * f)) for v in box))  # a word of print run together, or a rule
         cand = None
         if _plausible(box, e, ref_h, typical, cfg) and not _on_sheet_edge(labels, mem, box, edges):
             cand = _cut_out(ink, labels, mem, box, min_h)
@@ -191,7 +189,23 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         rejected += len(candidates) - cfg.max_candidates
         del candidates[cfg.max_candidates :]
     stroke = ink.scale.stroke if ink.scale.found else 0.0
+    words = [tuple(int(round(v * f)) for v in box) for box in _words(ink.mask, ref_h, min_h, cfg)]
     return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words, ink.look)
+
+
+def _words(mask: np.ndarray, ref_h: float, min_h: float, cfg: DetectConfig) -> list[list[int]]:
+    """Boxes (search pixels) of the shapes far wider than tall once gaps under WORD_GAP of the writing's
+    height are closed: words of print, whose letters stand a pixel or two apart, and rules. The closing
+    is only for finding them: digits are still cut from the mask as it is, so two handwritten digits
+    that nearly touch are not joined (and a gap of two pixels at most is bridged here: a handwritten
+    number's digits stand further apart than that)."""
+    k = int(np.clip(int(WORD_GAP * ref_h) | 1, 3, 5))
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    _, _, stats = components(closed)
+    H, W = mask.shape
+    return [[x, y, w, h] for x, y, w, h in stats[1:, :4].tolist()
+            if h >= min_h and h >= 0.3 * ref_h and w > cfg.max_aspect_wide * h
+            and x > 0 and y > 0 and x + w < W and y + h < H]
 
 
 def _plausible(box: list[int], edge: bool, ref_h: float, typical: int, cfg: DetectConfig) -> bool:

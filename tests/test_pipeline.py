@@ -204,3 +204,13 @@ def test_a_long_wavy_margin_line_does_not_set_the_writings_size(mnist, reader, b
         frame[y, x : x + 5] *= 0.3
     res = reader.read(np.clip(frame, 0, 255).astype(np.uint8), still=True)
     assert [d.digit for d in res.digits] == [5, 8, 3]
+
+
+@pytest.mark.parametrize("text", ["Meter reading No. 19625", "Invoice 2023/245"])
+def test_a_line_of_print_beside_the_digits_is_not_read(mnist, reader, text):
+    """A printed line whose letters stand a pixel or two apart, above handwritten digits: one by one
+    its letters look like digits to the network (and its number is digits); as words it is print."""
+    frame = paper_with([mnist_digit(mnist, c) for c in (6, 2, 9)])
+    cv2.putText(frame, text, (30, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 20, 2, cv2.LINE_AA)
+    res = reader.read(frame, still=True)
+    assert [d.digit for d in res.digits] == [6, 2, 9]
