@@ -26,11 +26,9 @@ ONE_DIGIT_FRAMES = 24  # ... and for the conditions with one digit a frame
 #: reads on these seed-7 frames today (the README's table gives the 40-frame figures). A few frames make
 #: these figures coarse: one digit is 3-5 % of a condition.
 FLOORS = {
-    "single digit (50-95 % of the height)": (0.80, 0.80, 0.15),
     "hairline pen": (0.72, 0.68, 0.15),
-    "ruled paper": (0.80, 0.72, 0.15),
     "squared paper": (0.88, 0.78, 0.40),
-    "printed text and a date stamp": (0.90, 0.85, None),
+    "printed text and a date stamp": (0.90, 0.85, 0.35),
     "dim light": (0.68, 0.32, 0.30),
     "blur": (0.62, 0.62, 0.10),
 }
@@ -54,8 +52,7 @@ def test_each_condition_is_read(reader, digits, condition):
     s = score.summary()
     assert s["found"] >= found * s["digits"] - 1, (condition, s, score.errors)  # a digit's grace: few frames
     assert s["read_right"] >= right * s["digits"] - 1, (condition, s, score.errors)
-    if extra is not None:
-        assert s["extra"] <= extra * s["digits"] + 1, (condition, s)
+    assert s["extra"] <= extra * s["digits"] + 1, (condition, s)
 
 
 def test_non_digits_are_mostly_rejected_and_digits_are_not(state, mnist):
