@@ -28,7 +28,7 @@ MIN_SIDE = 8  # frames narrower than this in either direction hold nothing to re
 EDGE_WIDTH = 0.3  # a shape touching the frame's border must be at least this wide for its height
 SLIVER = 0.2  # a shape narrower than this share of its height is a sliver: a "1", or a piece of a line
 LONG_SLIVER = 2.0  # ... and a sliver this many times taller than the writing is no "1" of it
-WORD_GAP = 0.2  # letters closer than this share of the writing's height (up to 2 search pixels) run into words
+WORD_GAP = 0.2  # letters closer than this share of the writing's height (4 search pixels at most) run into words
 TYPICAL_AT = 0.75  # the writing's height is this quantile of the shapes' heights, weighted by their ink
 SHEET_STEP = 0.5  # the paper under a shape stepping down to this share of its brightness nearby: the sheet's edge
 
@@ -197,8 +197,8 @@ def _words(mask: np.ndarray, ref_h: float, min_h: float, cfg: DetectConfig) -> l
     """Boxes (search pixels) of the shapes far wider than tall once gaps under WORD_GAP of the writing's
     height are closed: words of print, whose letters stand a pixel or two apart, and rules. The closing
     is only for finding them: digits are still cut from the mask as it is, so two handwritten digits
-    that nearly touch are not joined (and a gap of two pixels at most is bridged here: a handwritten
-    number's digits stand further apart than that)."""
+    that nearly touch are not joined. The kernel is 3 or 5 search pixels wide (gaps of up to 2 or 4
+    pixels close); a handwritten number's digits stand further apart than a fifth of their height."""
     k = int(np.clip(int(WORD_GAP * ref_h) | 1, 3, 5))
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     _, _, stats = components(closed)
