@@ -158,8 +158,8 @@ def test_digits_group_into_lines_and_numbers(boxes, text, expected):
 @pytest.mark.parametrize("label", [3, 7])
 def test_one_big_digit_with_a_shadow_reaching_the_border_is_read(mnist, reader, label):
     """One digit held up close, a hand's shadow across it from the frame's edge: the shadow joins the
-    digit at the low threshold and carries it to the border. It is parted from the ink (ink is several
-    times darker than shade), so the digit is read, with a box around its ink only."""
+    digit at the low threshold and carries it to the border. It is parted from the ink (ink is much
+    darker than shade), so the digit is read, with a box around its ink only."""
     ink = mnist_digit(mnist, label)
     g = cv2.resize(ink, (int(ink.shape[1] * 380 / ink.shape[0]), 380), interpolation=cv2.INTER_CUBIC)
     page = np.full((480, 640), 215, np.float32)
@@ -208,7 +208,7 @@ def test_a_long_wavy_margin_line_does_not_set_the_writings_size(mnist, reader, b
 
 @pytest.mark.parametrize("text", ["Meter reading No. 19625", "Invoice 2023/245"])
 def test_a_line_of_print_beside_the_digits_is_not_read(mnist, reader, text):
-    """A printed line whose letters stand a pixel or two apart, above handwritten digits: one by one
+    """A printed line whose letters stand a few pixels apart, above handwritten digits: one by one
     its letters look like digits to the network (and its number is digits); as words it is print."""
     frame = paper_with([mnist_digit(mnist, c) for c in (6, 2, 9)])
     cv2.putText(frame, text, (30, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 20, 2, cv2.LINE_AA)
