@@ -29,6 +29,7 @@ EDGE_WIDTH = 0.3  # a shape touching the frame's border must be at least this wi
 SLIVER = 0.2  # a shape narrower than this share of its height is a sliver: a "1", or a piece of a line
 LONG_SLIVER = 2.0  # ... and a sliver this many times taller than the writing is no "1" of it
 WORD_GAP = 0.2  # letters closer than this share of the writing's height (4 search pixels at most) run into words
+SPECK = 0.3  # a shape under this share of the writing's height is noise, a dot, a stray mark
 TYPICAL_AT = 0.75  # the writing's height is this quantile of the shapes' heights, weighted by their ink
 SHEET_STEP = 0.5  # the paper under a shape stepping down to this share of its brightness nearby: the sheet's edge
 
@@ -111,10 +112,26 @@ def _find_shapes(ink: Ink, least: float) -> tuple[_Shapes, np.ndarray]:
         x, y, w, h, a, rim = stats[i].tolist()
         sh.boxes.append([x, y, w, h])
         sh.members.append([i])
-        sh.edge.append(x <= 0 or y <= 0 or x + w >= Ws or y + h >= Hs)
+        sh.edge.append(_at_border(x, y, w, h, Ws, Hs))
         sh.area.append(a)
         sh.stroke.append(2.0 * a / max(1, rim))
     return sh, labels
+
+
+def _at_border(x: int, y: int, w: int, h: int, W: int, H: int) -> bool:
+    return x <= 0 or y <= 0 or x + w >= W or y + h >= H
+
+
+def _digit_proportions(box: list[int], cfg: DetectConfig) -> bool:
+    """Neither taller nor wider for its size than one to three digits can be (a margin line, a rule,
+    a word run together are)."""
+    _, _, w, h = box
+    return h <= cfg.max_aspect_tall * w and w <= cfg.max_aspect_wide * h
+
+
+def _members(lab: np.ndarray, members: list[int]) -> np.ndarray:
+    """bool mask of the pixels of `lab` that carry one of the shape's component labels."""
+    return (lab == members[0]) if len(members) == 1 else np.isin(lab, members)
 
 
 def _typical_height(sh: _Shapes, min_h: float, cfg: DetectConfig) -> tuple[float, int]:
@@ -126,8 +143,7 @@ def _typical_height(sh: _Shapes, min_h: float, cfg: DetectConfig) -> tuple[float
     thin as a "1" and far taller than the digits, and their ink would make the writing as tall as the
     page (every digit then too small to count)."""
     idx = [k for k, (b, e) in enumerate(zip(sh.boxes, sh.edge))
-           if b[3] >= min_h and not e and b[3] >= WRITING_SHAPE * sh.stroke[k]
-           and b[3] <= cfg.max_aspect_tall * b[2] and b[2] <= cfg.max_aspect_wide * b[3]]
+           if b[3] >= min_h and not e and b[3] >= WRITING_SHAPE * sh.stroke[k] and _digit_proportions(b, cfg)]
     if not idx:
         return min_h, 0
     full = [k for k in idx if sh.boxes[k][2] >= SLIVER * sh.boxes[k][3]]
@@ -172,7 +188,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     candidates: list[Candidate] = []
     rejected = 0
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
-        if box[3] < min_h or box[3] < 0.3 * ref_h:
+        if box[3] < min_h or box[3] < SPECK * ref_h:
             continue  # noise, a dot, a stray mark
         if typical >= 2 and box[2] < SLIVER * box[3] and box[3] > LONG_SLIVER * ref_h:
             rejected += 1  # a piece of a line: a handwritten "1" is about as tall as the digits around it
@@ -204,8 +220,7 @@ def _words(mask: np.ndarray, ref_h: float, min_h: float, cfg: DetectConfig) -> l
     _, _, stats = components(closed)
     H, W = mask.shape
     return [[x, y, w, h] for x, y, w, h in stats[1:, :4].tolist()
-            if h >= min_h and h >= 0.3 * ref_h and w > cfg.max_aspect_wide * h
-            and x > 0 and y > 0 and x + w < W and y + h < H]
+            if h >= min_h and h >= SPECK * ref_h and w > cfg.max_aspect_wide * h and not _at_border(x, y, w, h, W, H)]
 
 
 def _plausible(box: list[int], edge: bool, ref_h: float, typical: int, cfg: DetectConfig) -> bool:
@@ -218,7 +233,7 @@ def _plausible(box: list[int], edge: bool, ref_h: float, typical: int, cfg: Dete
     _, _, bw, bh = box
     if edge and not (typical >= 2 and 0.7 * ref_h <= bh <= 1.5 * ref_h and bw >= EDGE_WIDTH * bh):
         return False
-    return bh / max(bw, 1) <= cfg.max_aspect_tall and bw / bh <= cfg.max_aspect_wide
+    return _digit_proportions(box, cfg)
 
 
 def _sheet_edges(paper: np.ndarray) -> np.ndarray | None:
@@ -236,7 +251,7 @@ def _on_sheet_edge(labels: np.ndarray, members: list[int], box: list[int], edges
         return False
     x, y, w, h = box
     lab = labels[y : y + h, x : x + w]
-    own = (lab == members[0]) if len(members) == 1 else np.isin(lab, members)
+    own = _members(lab, members)
     n = cv2.countNonZero(own.view(np.uint8))
     return n > 0 and cv2.countNonZero(cv2.bitwise_and(own.view(np.uint8), edges[y : y + h, x : x + w])) > 0.3 * n
 
@@ -419,8 +434,7 @@ def _cut_out(ink: Ink, labels: np.ndarray, members: list[int], box: list[int] | 
     sx0, sy0 = x0 // f, y0 // f
     sx1, sy1 = min(labels.shape[1], -(-x1 // f)), min(labels.shape[0], -(-y1 // f))
     lab = labels[sy0:sy1, sx0:sx1]
-    shape = (lab == members[0]) if len(members) == 1 else np.isin(lab, members)
-    shape = shape.view(np.uint8)
+    shape = _members(lab, members).view(np.uint8)
     crop = ink.levels.crop(level, y0, y1, x0, x1)
     own, dark, area, (x, y, w, h), top = _own_and_dark(crop, ink.paper, shape, f, x0, y0, sx0, sy0, ink.low)
     if area == 0 or top < ink.high:
