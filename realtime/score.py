@@ -7,7 +7,7 @@ boxes are rough), closest pair first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -67,6 +67,12 @@ class Score:
                 self.errors.append(f"{name}: digit #{j} ({d}) {what}")
         self.lines += len(true_lines)
         self.lines_right += sum(a == b for a, b in zip(lines, true_lines)) if len(lines) == len(true_lines) else 0
+
+    def add_counts(self, other: Score) -> None:
+        """Add another score's counts to this one (its error list is left out)."""
+        for f in fields(self):
+            if f.name != "errors":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def add_hidden(self, hidden: list[Box], truth: list[Box]) -> None:
         """Count the shapes the reader read and did not show: each is a true digit when it falls on one."""

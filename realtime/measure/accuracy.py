@@ -159,8 +159,7 @@ def total_score(scores) -> Score:
     """The scores added up (errors left out)."""
     total = Score()
     for score in scores:
-        for f in ("truth", "found", "right", "boxes", "lines", "lines_right", "hidden", "hidden_digits"):
-            setattr(total, f, getattr(total, f) + getattr(score, f))
+        total.add_counts(score)
     return total
 
 

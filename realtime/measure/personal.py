@@ -89,11 +89,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _add(total: Score, score: Score) -> None:
-    for f in ("truth", "found", "right", "boxes"):
-        setattr(total, f, getattr(total, f) + getattr(score, f))
-
-
 def one_round(ctx: dict, teach: str, others: list[str]) -> dict:
     """Teach `teach` into a temporary folder, fine-tune, read `others` after; the round's figures."""
     import torch
@@ -118,8 +113,8 @@ def one_round(ctx: dict, teach: str, others: list[str]) -> dict:
         for name in others:
             sb, rb = ctx["before"][name]
             sa, ra = score_photo(reader, folder, name, labels[name])
-            _add(before, sb)
-            _add(after, sa)
+            before.add_counts(sb)
+            after.add_counts(sa)
             truth = labels[name]["digits"]
             changes += [f"{name} #{j} ({truth[j]}): {a} -> {b}" for j, (a, b) in enumerate(zip(rb, ra)) if a != b]
     return {"taught": teach, "samples": taught, "read": others, "digits": before.truth,
