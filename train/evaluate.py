@@ -30,13 +30,13 @@ from train.trainer import to_ink
 
 
 @torch.inference_mode()
-def predict(model: torch.nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
-    return torch.cat([model(standardise(x[i : i + batch])).argmax(1) for i in range(0, len(x), batch)])
-
-
-@torch.inference_mode()
 def probabilities(model: torch.nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
+    """Class probabilities of ink images `x` (in batches, on x's device)."""
     return torch.cat([torch.softmax(model(standardise(x[i : i + batch])), 1) for i in range(0, len(x), batch)])
+
+
+def predict(model: torch.nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
+    return probabilities(model, x, batch).argmax(1)
 
 
 def expected_calibration_error(probs: torch.Tensor, true: torch.Tensor, bins: int = 15) -> float:
@@ -57,7 +57,6 @@ def rejection(model: torch.nn.Module, digits: torch.Tensor, seed: int = 4242, co
     """Shares (%) under NOT_A_DIGIT of non-digit images (train.outliers, cut from `digits` - give the
     test set: the trainer only ever cut from training digits - with a seed the trainer does not use),
     in all and per kind."""
-    from train.mnist_spec import NOT_A_DIGIT
     from train.outliers import KINDS, make_outliers
 
     images, kinds = make_outliers(count, seed, digits.numpy())

@@ -140,13 +140,13 @@ def finetune(init: dict[str, torch.Tensor], xs: torch.Tensor, ys: torch.Tensor, 
     return {k: (init[k] + cfg.blend * (v.detach().cpu() - init[k])).contiguous() for k, v in model.state_dict().items()}
 
 
-@torch.inference_mode()
 def predict(state: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Class probabilities of ink images `x` under `state` (in batches, on x's device)."""
+    from train.evaluate import probabilities
+
     model = FCL()
     model.load_state_dict(state)
-    model.to(x.device).eval()
-    return torch.cat([model(standardise(x[i : i + 4096])).softmax(1) for i in range(0, len(x), 4096)])
+    return probabilities(model.to(x.device).eval(), x, 4096)
 
 
 def read_right(state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
