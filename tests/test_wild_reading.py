@@ -31,6 +31,7 @@ FLOORS = {
     "printed text and a date stamp": (0.90, 0.85, 0.35),
     "dim light": (0.68, 0.32, 0.30),
     "blur": (0.62, 0.62, 0.10),
+    "Semeion-style one-digit photos": (0.93, 0.70, 0.15),  # its flagged 1s, stretched, read as 7s
 }
 DEFAULT = (0.93, 0.85, 0.15)  # found, read right (shares of the digits), extra boxes per digit
 
