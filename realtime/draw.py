@@ -1,7 +1,8 @@
 """Stage 5, draw: what the user sees on top of the video.
 
 Each digit gets a box, its class and confidence (green when sure, orange "?" when the network is not
-sure enough to answer); the numbers read are listed per line at the top left; the bottom line shows
+sure enough to answer), the label smaller where the digit is small in the frame; the numbers read are
+listed per line at the top left, or in another corner where that covers fewer digits; the bottom line shows
 the frame rate, each stage's milliseconds, the inference backend and the threshold; a status (a lost
 camera) appears in red. Text and lines are sized from the frame's height, so that they look the same at
 640x480 and 1920x1080 once the window has scaled the frame to the screen.
@@ -53,6 +54,19 @@ def text_scale(shape: tuple[int, ...]) -> float:
     return max(0.6, shape[0] / 480)
 
 
+LABEL_ROOM = 1.1  # a digit's label is at most this many times as wide as a digit's pitch (0.8 of its height) ...
+LABEL_LEAST = 0.25  # ... unless that makes it smaller than this (of the frame's text scale): still legible
+
+
+def label_size(label: str, w: int, h: int, s: float) -> float:
+    """Font scale of a digit's label: the frame's (0.6 x `s`), smaller where the digit is small in the
+    frame, so that the labels of a row of small digits do not run over one another."""
+    size = 0.6 * s
+    tw = cv2.getTextSize(label, FONT, size, 1)[0][0]
+    room = LABEL_ROOM * max(w, 0.8 * h)
+    return max(LABEL_LEAST * s, size * min(1.0, room / max(tw, 1)))
+
+
 def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int = 1,
           back: bool = True) -> None:
     """Text on a dark box (readable on any background; one anti-aliased pass, cheaper than an outline)."""
@@ -76,16 +90,42 @@ def annotate(frame: np.ndarray, result: FrameResult, hud: Hud | None = None, cop
         x, y, w, h = d.box
         colour = GREEN if d.digit is not None else ORANGE
         cv2.rectangle(img, (x, y), (x + w, y + h), colour, thick)
-        ty = y - int(6 * s) if y - 6 * s > 18 * s else y + h + int(20 * s)
-        _text(img, f"{d.symbol} {100 * d.confidence:.0f}%", (x, ty), 0.6 * s, colour, thin)
-    lh, size = int(30 * s), 0.75 * s
-    indent = cv2.getTextSize("read: ", FONT, size, thick)[0][0]
-    for i, t in enumerate(result.lines[:8]):  # the lines below the first one aligned with its digits
-        x = int(8 * s) + (0 if i == 0 else indent)
-        _text(img, ("read: " if i == 0 else "") + t, (x, lh * (i + 1)), size, WHITE, thick)
+        label = f"{d.symbol} {100 * d.confidence:.0f}%"
+        size = label_size(label, w, h, s)
+        th = cv2.getTextSize(label, FONT, size, 1)[0][1]
+        ty = y - int(6 * s) if y - 6 * s > th + 6 * s else y + h + th + int(6 * s)
+        _text(img, label, (x, ty), size, colour, max(1, round(size / 0.6)))
+    _read_out(img, result, s, thick, int(24 * s) if hud is not None else 0)
     if hud is not None:
         _hud(img, hud, s)
     return img
+
+
+def _read_out(img: np.ndarray, result: FrameResult, s: float, thick: int, bottom: int) -> None:
+    """The numbers read, a line each (up to 8), in the corner of the frame whose text would cover the
+    least of the digits' boxes (top left when that covers none): a sheet held with its numbers at the
+    top left must not disappear under what was read from it."""
+    lines = result.lines[:8]
+    if not lines:
+        return
+    lh, size = int(30 * s), 0.75 * s
+    indent = cv2.getTextSize("read: ", FONT, size, thick)[0][0]
+    texts = [("read: " if i == 0 else "") + t for i, t in enumerate(lines)]
+    tw = max(cv2.getTextSize(t, FONT, size, thick)[0][0] + (0 if i == 0 else indent) for i, t in enumerate(texts))
+    H, W = img.shape[:2]
+    bw, bh = tw + int(12 * s), lh * len(lines) + int(10 * s)
+    corners = [(0, 0), (W - bw, 0), (0, H - bottom - bh), (W - bw, H - bottom - bh)]
+    boxes = [d.box for d in result.digits]
+
+    def covered(corner: tuple[int, int]) -> int:
+        cx, cy = corner
+        return sum(max(0, min(cx + bw, x + w) - max(cx, x)) * max(0, min(cy + bh, y + h) - max(cy, y))
+                   for x, y, w, h in boxes)
+
+    cx, cy = min(corners, key=covered)  # the first of equals: top left
+    for i, t in enumerate(texts):  # the lines below the first one aligned with its digits
+        x = cx + int(8 * s) + (0 if i == 0 else indent)
+        _text(img, t, (x, cy + lh * (i + 1)), size, WHITE, thick)
 
 
 def _hud(img: np.ndarray, hud: Hud, s: float) -> None:

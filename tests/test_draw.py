@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime.draw import RED, Hud, annotate, paused, with_debug
+from realtime.draw import LABEL_LEAST, RED, Hud, annotate, label_size, paused, text_scale, with_debug
 from realtime.measure.scene import FontDigits, make_scene
+from realtime.pipeline import Digit, FrameResult
 
 
 def scene(reader, w: int, h: int, seed: int = 4):
@@ -61,3 +62,30 @@ def test_paused_is_marked_without_covering_the_middle_of_the_frame(reader):
     assert red[:, :3].all() and red[:, -3:].all() and red[:3].all() and red[-3:].all(), "a red border"
     assert red[5:60, -200:].mean() > 0.5, "the label at the top right"
     assert np.array_equal(marked[100:380, 50:590], annotated[100:380, 50:590])
+
+
+def _result(boxes: list[tuple[int, int, int, int]], lines: list[str]) -> FrameResult:
+    digits = [Digit(b, 7, 0.97, np.full(10, 0.1, np.float32), np.zeros((28, 28), np.float32)) for b in boxes]
+    return FrameResult(digits, lines, {})
+
+
+def test_the_numbers_read_go_where_they_cover_no_digit():
+    """A sheet held with its numbers at the top left: the read-out moves to a free corner instead of
+    covering them; with the top left free it stays there."""
+    paper = np.full((480, 640, 3), 200, np.uint8)
+    top_left = [(20 + 40 * k, 40, 30, 50) for k in range(6)]
+    shown = annotate(paper, _result(top_left, ["777777", "77"]), Hud())
+    white = (shown > 250).all(axis=2)
+    assert not any(white[y : y + h, x : x + w].any() for x, y, w, h in top_left)
+    assert white[:120, 320:].any(), "at the top right instead"
+    elsewhere = [(300, 300, 30, 50)]
+    shown = annotate(paper, _result(elsewhere, ["7"]), Hud())
+    assert (shown[:60, :200] > 250).all(axis=2).any(), "top left, where it always was"
+
+
+def test_labels_of_small_close_digits_are_smaller_than_a_big_digits():
+    """A digit's label shrinks with the digit (not below a legible size), so that a row of small digits
+    set close does not have its labels run into one another; a big digit keeps the frame's size."""
+    s = text_scale((1080, 1920))
+    small, big = label_size("7 97%", 14, 20, s), label_size("7 97%", 200, 300, s)
+    assert big == pytest.approx(0.6 * s) and small < 0.6 * big and small >= LABEL_LEAST * s
