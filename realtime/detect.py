@@ -32,6 +32,7 @@ WORD_GAP = 0.2  # letters closer than this share of the writing's height (4 sear
 SPECK = 0.3  # a shape under this share of the writing's height is noise, a dot, a stray mark
 TYPICAL_AT = 0.75  # the writing's height is this quantile of the shapes' heights, weighted by their ink
 SHEET_STEP = 0.5  # the paper under a shape stepping down to this share of its brightness nearby: the sheet's edge
+DESK = 0.25  # paper under a shape darker than this share of the frame's typical paper: the desk around the sheet
 
 __all__ = ["Candidate", "DetectConfig", "Detection", "darkness", "darkness_map", "detect", "paper_map",
            "propose_cuts", "sheared_columns", "split_columns", "to_8bit", "to_gray"]
@@ -185,6 +186,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     # again: the pieces of one blotchy digit are not "the digits around"
     ref_h, typical = _typical_height(sh, min_h, cfg)
     edges = _sheet_edges(ink.paper)
+    desk = DESK * float(np.median(ink.paper[::4, ::4]))
     candidates: list[Candidate] = []
     rejected = 0
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
@@ -192,6 +194,9 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
             continue  # noise, a dot, a stray mark
         if typical >= 2 and box[2] < SLIVER * box[3] and box[3] > LONG_SLIVER * ref_h:
             rejected += 1  # a piece of a line: a handwritten "1" is about as tall as the digits around it
+            continue
+        if _on_desk(ink.paper, box, desk):
+            rejected += 1
             continue
         cand = None
         if _plausible(box, e, ref_h, typical, cfg) and not _on_sheet_edge(labels, mem, box, edges):
@@ -244,6 +249,14 @@ def _sheet_edges(paper: np.ndarray) -> np.ndarray | None:
     low, high = cv2.erode(paper, k), cv2.dilate(paper, k)
     step = cv2.compare(cv2.convertScaleAbs(high, alpha=SHEET_STEP), low, cv2.CMP_GT)
     return step if cv2.countNonZero(step) else None
+
+
+def _on_desk(paper: np.ndarray, box: list[int], desk: float) -> bool:
+    """Whether the paper under a shape is darker than `desk` (DESK of the frame's typical paper): the
+    desk or the table around the sheet, whose grain and the shadow along the sheet's edge make `1`s.
+    A hard shadow on the sheet keeps a third of the light or more, and the writing in it stays."""
+    x, y, w, h = box
+    return cv2.mean(paper[y : y + h, x : x + w])[0] < desk
 
 
 def _on_sheet_edge(labels: np.ndarray, members: list[int], box: list[int], edges: np.ndarray | None) -> bool:
