@@ -186,7 +186,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     # again: the pieces of one blotchy digit are not "the digits around"
     ref_h, typical = _typical_height(sh, min_h, cfg)
     edges = _sheet_edges(ink.paper)
-    desk = DESK * float(np.median(ink.paper[::4, ::4]))
+    desk = _Desk(ink.paper)
     candidates: list[Candidate] = []
     rejected = 0
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
@@ -195,7 +195,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         if typical >= 2 and box[2] < SLIVER * box[3] and box[3] > LONG_SLIVER * ref_h:
             rejected += 1  # a piece of a line: a handwritten "1" is about as tall as the digits around it
             continue
-        if _on_desk(ink.paper, box, desk):
+        if desk.under(box):
             rejected += 1
             continue
         cand = None
@@ -251,12 +251,24 @@ def _sheet_edges(paper: np.ndarray) -> np.ndarray | None:
     return step if cv2.countNonZero(step) else None
 
 
-def _on_desk(paper: np.ndarray, box: list[int], desk: float) -> bool:
-    """Whether the paper under a shape is darker than `desk` (DESK of the frame's typical paper): the
-    desk or the table around the sheet, whose grain and the shadow along the sheet's edge make `1`s.
-    A hard shadow on the sheet keeps a third of the light or more, and the writing in it stays."""
-    x, y, w, h = box
-    return cv2.mean(paper[y : y + h, x : x + w])[0] < desk
+class _Desk:
+    """Whether the paper under a shape is darker than DESK of the frame's typical paper (its median):
+    the desk or the table around the sheet, whose grain and the shadow along the sheet's edge make
+    `1`s. A hard shadow on the sheet keeps a third of the light or more, and the writing in it stays.
+    The median is taken only for a shape on paper that dark at all (the usual frame needs none)."""
+
+    def __init__(self, paper: np.ndarray) -> None:
+        self.paper = paper
+        self.level: float | None = None
+
+    def under(self, box: list[int]) -> bool:
+        x, y, w, h = box
+        mean = cv2.mean(self.paper[y : y + h, x : x + w])[0]
+        if mean >= DESK * 255:
+            return False
+        if self.level is None:
+            self.level = DESK * float(np.median(self.paper[::4, ::4]))
+        return mean < self.level
 
 
 def _on_sheet_edge(labels: np.ndarray, members: list[int], box: list[int], edges: np.ndarray | None) -> bool:

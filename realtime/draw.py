@@ -92,8 +92,8 @@ def annotate(frame: np.ndarray, result: FrameResult, hud: Hud | None = None, cop
         cv2.rectangle(img, (x, y), (x + w, y + h), colour, thick)
         label = f"{d.symbol} {100 * d.confidence:.0f}%"
         size = label_size(label, w, h, s)
-        th = cv2.getTextSize(label, FONT, size, 1)[0][1]
-        ty = y - int(6 * s) if y - 6 * s > th + 6 * s else y + h + th + int(6 * s)
+        th = 27 * size  # the label's height in FONT at this scale (getTextSize: 27 px at 1.0)
+        ty = y - int(6 * s) if y - 6 * s > th + 6 * s else y + h + int(th + 6 * s)
         _text(img, label, (x, ty), size, colour, max(1, round(size / 0.6)))
     _read_out(img, result, s, thick, int(24 * s) if hud is not None else 0)
     if hud is not None:
