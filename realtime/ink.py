@@ -65,6 +65,7 @@ SHEET_EDGE = 0.6  # a line with one side darker than this share of the other is 
 FAINT_LINE = 0.6  # a printed line this much fainter than the writing tells ink on it by its darkness
 LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame, and
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
+LIGHT_MORE = 10.0  # ... or, that far above LIGHT_RANK, it is this many times more writing than the dark reading's
 
 
 @dataclass
@@ -615,6 +616,9 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
     Light-on-dark is chosen when its writing is brighter than LIGHT_RANK % of the frame, and stands
     out of the frame's brightness LIGHT_WINS times more than the dark reading's writing does: chalk
     is brighter than nearly all of a board, and a board's dark patches are nowhere near as extreme.
+    Or when its writing stands out LIGHT_WINS times more than that bar asks (brighter than 95 % of the
+    frame) and there is LIGHT_MORE times as much of it: a board's dark specks, a few, can be as
+    extreme as its chalk; a brown cardboard's bright fibres are not as bright next to it.
     """
     if light_on_dark:
         return measure_scale(reciprocal(coarse), factor, share, threshold, floor)[0], True
@@ -624,6 +628,9 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
     light_scale, light_amount, light_writing = measure_scale(reciprocal(coarse), factor, share, threshold, floor)
     dark_rank, light_rank = _rank(coarse, writing), _rank(coarse, light_writing)
     if light_rank >= LIGHT_RANK and LIGHT_WINS * (100.0 - light_rank) < dark_rank:
+        return light_scale, True
+    # A board's few dark specks can be as extreme as its chalk; then the chalk is what there is much of.
+    if LIGHT_WINS * (100.0 - light_rank) < 100.0 - LIGHT_RANK and light_amount > LIGHT_MORE * amount:
         return light_scale, True
     return scale, False
 

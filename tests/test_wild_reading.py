@@ -100,3 +100,18 @@ def test_the_desk_around_the_sheet_is_not_read(reader, digits):
                   [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
         s = score.summary()
         assert s["extra"] == 0 and s["found"] == s["digits"], (s, score.errors)
+
+
+def test_chalk_is_read_on_a_board_whose_few_dark_specks_are_as_extreme(reader, digits):
+    """Light on dark board, seed 3, frames 32 and 37: a few dark specks on the green board stand out
+    of it as far as the chalk does, and the board was read as paper with ink. There is ten times more
+    chalk than specks, and it is brighter than 95 % of the frame: the chalk is the writing."""
+    scenes = list(wild_scenes("light on dark board", 38, digits, seed=3))
+    for sc in (scenes[32], scenes[37]):
+        res = reader.read(sc.image, still=True)
+        assert res.detection.light_on_dark
+        score = Score()
+        score.add("board", [d.box for d in res.digits], [d.symbol for d in res.digits],
+                  [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+        s = score.summary()
+        assert s["read_right"] >= s["digits"] - 2 and s["extra"] <= 1, (s, score.errors)
