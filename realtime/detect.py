@@ -263,6 +263,8 @@ class _Desk:
 
     def under(self, box: list[int]) -> bool:
         x, y, w, h = box
+        if self.paper[y + h // 2, x + w // 2] >= 2 * DESK * 255:
+            return False  # bright paper at its middle (the usual shape, at a pixel's cost)
         mean = cv2.mean(self.paper[y : y + h, x : x + w])[0]
         if mean >= DESK * 255:
             return False

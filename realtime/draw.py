@@ -122,7 +122,7 @@ def _read_out(img: np.ndarray, result: FrameResult, s: float, thick: int, bottom
         return sum(max(0, min(cx + bw, x + w) - max(cx, x)) * max(0, min(cy + bh, y + h) - max(cy, y))
                    for x, y, w, h in boxes)
 
-    cx, cy = min(corners, key=covered)  # the first of equals: top left
+    cx, cy = corners[0] if not covered(corners[0]) else min(corners, key=covered)  # the first of equals
     for i, t in enumerate(texts):  # the lines below the first one aligned with its digits
         x = cx + int(8 * s) + (0 if i == 0 else indent)
         _text(img, t, (x, cy + lh * (i + 1)), size, WHITE, thick)

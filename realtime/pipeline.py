@@ -129,13 +129,13 @@ def _by_height(row: list[int], boxes: list[Box]) -> list[list[int]]:
     return [sorted(g, key=lambda k: boxes[k][0]) for g in groups]
 
 
-def _numbered(line: list[int], boxes: list[Box], conf: list[float], classes: list[int], images: list[np.ndarray],
+def _numbered(line: list[int], boxes: list[Box], conf: list[float], reads: list[tuple[np.ndarray, np.ndarray]],
               not_a_digit: float) -> bool:
     """Whether a line holds STAMP_DIGITS or more digits of one height on one straight baseline: a
     printed date or number. Handwriting is never that even: within STAMP_EVEN of the height, or
     STAMP_PIXELS more where the line's repeated digits are copies of one glyph each, as type's are and
     no hand's (see _one_glyph): a stamp's digits a dozen pixels tall differ by a pixel in their boxes,
-    and by two when it is tilted."""
+    and by two when it is tilted. `reads`: each shape's probabilities and 28x28 image."""
     digits = [k for k in line if conf[k] >= not_a_digit]
     if len(digits) < STAMP_DIGITS:
         return False
@@ -147,7 +147,7 @@ def _numbered(line: list[int], boxes: list[Box], conf: list[float], classes: lis
     if h.max() <= even_h and off <= even_off:
         return True
     return (h.max() <= even_h + STAMP_PIXELS and off <= even_off + STAMP_PIXELS
-            and _one_glyph([classes[k] for k in digits], [images[k] for k in digits]))
+            and _one_glyph([int(reads[k][0].argmax()) for k in digits], [reads[k][1] for k in digits]))
 
 
 def _one_glyph(classes: list[int], images: list[np.ndarray]) -> bool:
@@ -273,8 +273,7 @@ class Reader:
         in such lines, and read as digits they would be extra boxes; handwritten numbers with a
         stray mark or two, or a sum written with + and x, keep theirs."""
         conf = [float(batch.probs[i].max()) for i in chosen] + [0.0] * len(words)
-        classes = [int(batch.probs[i].argmax()) for i in chosen] + [-1] * len(words)
-        images = [batch.images[i] for i in chosen]
+        reads = [(batch.probs[i], batch.images[i]) for i in chosen]
         boxes = [batch.boxes[i] for i in chosen] + list(words)
         drop: set[int] = set()
         for row in group_rows(boxes):
@@ -282,8 +281,8 @@ class Reader:
                 other = sum(conf[k] < self.not_a_digit for k in line)
                 word = any(k >= len(chosen) for k in line)
                 lettered = other >= PRINT_WORD or (other >= 2 and other >= 0.5 * len(line))
-                stamp = _numbered(line, boxes, conf, classes, images, self.not_a_digit)
-                if word or (lettered and _typeset(line, boxes)) or stamp:
+                if (word or (lettered and _typeset(line, boxes))
+                        or _numbered(line, boxes, conf, reads, self.not_a_digit)):
                     drop.update(line)
         batch.dropped += [boxes[k] for k in sorted(drop) if k < len(chosen)]
         return [i for k, i in enumerate(chosen) if k not in drop]

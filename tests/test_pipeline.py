@@ -239,7 +239,8 @@ def test_a_date_stamp_is_told_from_handwriting_by_its_repeated_glyphs(mnist, pri
         images = [mnist.test_x[np.flatnonzero(mnist.test_y.numpy() == c)[k]].numpy().astype(np.float32) / 255
                   for k, c in enumerate(labels)]
     line = list(range(len(labels)))
-    assert _numbered(line, boxes, [0.95] * len(labels), labels, images, NOT_A_DIGIT) is printed
+    reads = [(np.eye(10, dtype=np.float32)[c], im) for c, im in zip(labels, images)]
+    assert _numbered(line, boxes, [0.95] * len(labels), reads, NOT_A_DIGIT) is printed
 
 
 def test_a_neat_row_of_small_handwritten_digits_is_not_taken_for_a_stamp(mnist, reader):
