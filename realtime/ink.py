@@ -65,7 +65,7 @@ SHEET_EDGE = 0.6  # a line with one side darker than this share of the other is 
 FAINT_LINE = 0.6  # a printed line this much fainter than the writing tells ink on it by its darkness
 LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame, and
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
-LIGHT_MORE = 10.0  # ... or, that far above LIGHT_RANK, it is this many times more writing than the dark reading's
+LIGHT_MORE = 10.0  # ... or it is brighter than 95 % of the frame and this many times as much as the dark writing
 
 
 @dataclass

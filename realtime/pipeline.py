@@ -39,8 +39,8 @@ TYPESET = 0.25  # ... if its shapes stand closer than this share of their height
 LINE_SIZES = 1.6  # shapes of one line of print differ in height by less than this factor
 STAMP_DIGITS = 6  # a line of this many digits of one height on one baseline is a printed stamp ...
 STAMP_EVEN = 0.05  # ... one height and one baseline: within this share of the height ...
-STAMP_PIXELS = 2  # ... and these many pixels more where its repeated digits are one glyph, as type's are:
-SAME_GLYPH = 0.9  # the median correlation of the 28x28 images of its digits of one class (but "1") reaches this
+STAMP_PIXELS = 2  # ... or this many pixels more, where its repeated digits are copies of one glyph:
+SAME_GLYPH = 0.9  # ... the median correlation of the 28x28 images of its same-class digits (but 1s) this high
 
 
 @dataclass
