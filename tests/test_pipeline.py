@@ -217,7 +217,6 @@ def test_a_line_of_print_beside_the_digits_is_not_read(mnist, reader, text):
     assert [d.digit for d in res.digits] == [6, 2, 9]
 
 
-
 def _glyph(label: int) -> np.ndarray:
     """A printed digit as the network sees it: one font's glyph, centred in 28x28."""
     img = np.zeros((28, 28), np.uint8)
