@@ -17,7 +17,7 @@ import pytest
 import torch
 from conftest import ROOT, WEIGHTS
 
-from realtime.measure.scene import FontDigits, _tight
+from realtime.measure.scene import FontDigits, tight
 from realtime.samples import samples_dir, save_samples
 from train.checkpoint import load_weights
 from train.mnist_spec import from_crop
@@ -43,7 +43,7 @@ def pen(rng: np.random.Generator, strokes) -> np.ndarray:
         y = pts[:, 1] * size * 0.95 + 32
         poly = np.round(np.stack([x, y], 1) * 4).astype(np.int32)
         cv2.polylines(canvas, [poly], False, 255, width, cv2.LINE_AA, shift=2)
-    return from_crop(_tight(canvas.astype(np.float32) / 255))
+    return from_crop(tight(canvas.astype(np.float32) / 255))
 
 
 def sheet_of(seed: int, ones: int, others: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -59,7 +59,7 @@ class MnistDigits:
         """Image `index` as ink in [0, 1], tight crop, ~4x MNIST resolution."""
         img = self.images[index].astype(np.float32) / 255.0
         big = cv2.resize(img, (112, 112), interpolation=cv2.INTER_CUBIC)
-        return _tight(np.clip(big, 0, 1))
+        return tight(np.clip(big, 0, 1))
 
 
 def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int = 24) -> list[tuple[float, float]]:
@@ -114,10 +114,11 @@ class FontDigits:
         dx = cv2.resize(field[0], (n, n), interpolation=cv2.INTER_CUBIC)
         dy = cv2.resize(field[1], (n, n), interpolation=cv2.INTER_CUBIC)
         gx, gy = np.meshgrid(np.arange(n, dtype=np.float32), np.arange(n, dtype=np.float32))
-        return _tight(cv2.remap(ink, gx + dx, gy + dy, cv2.INTER_LINEAR))
+        return tight(cv2.remap(ink, gx + dx, gy + dy, cv2.INTER_LINEAR))
 
 
-def _tight(ink: np.ndarray, level: float = 0.2) -> np.ndarray:
+def tight(ink: np.ndarray, level: float = 0.2) -> np.ndarray:
+    """The ink cropped to the rows and columns where it passes `level` (as it is, if it never does)."""
     on = ink > level
     rows, cols = np.flatnonzero(on.any(1)), np.flatnonzero(on.any(0))
     if rows.size == 0:

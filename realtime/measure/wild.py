@@ -66,6 +66,7 @@ from realtime.measure.scene import (
     make_page,
     pixel_coords,
     soft_shadow,
+    tight,
 )
 
 Size = tuple[int, int]
@@ -1064,8 +1065,7 @@ def _as_italians_write(rng: np.random.Generator, ink: np.ndarray, digit: int) ->
         cv2.line(big, (int(pad + cx - half), pad + y), (int(pad + cx + half), pad + y), 1.0, width, cv2.LINE_AA)
     else:
         return ink
-    rows, cols = np.flatnonzero(big.max(1) > 0.1), np.flatnonzero(big.max(0) > 0.1)
-    return big[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return tight(big, 0.1)
 
 
 def _deslant(ink: np.ndarray) -> np.ndarray:
