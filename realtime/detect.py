@@ -15,6 +15,8 @@ resolution, a 15-px pencil digit at full resolution).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -32,9 +34,11 @@ WORD_GAP = 0.2  # letters closer than this share of the writing's height (4 sear
 SPECK = 0.3  # a shape under this share of the writing's height is noise, a dot, a stray mark
 TYPICAL_AT = 0.75  # the writing's height is this quantile of the shapes' heights, weighted by their ink
 SHEET_STEP = 0.5  # the paper under a shape stepping down to this share of its brightness nearby: the sheet's edge
+PIECE_LONG = 1.5  # a piece of a digit is no longer than this many of the writing's height
+MAX_PIECES = 64  # pieces cut out per frame at most (a grid's or a texture's can be many)
 DESK = 0.25  # paper under a shape darker than this share of the frame's typical paper: the desk around the sheet
 
-__all__ = ["Candidate", "DetectConfig", "Detection", "darkness", "darkness_map", "detect", "paper_map",
+__all__ = ["Candidate", "DetectConfig", "Detection", "darkness", "darkness_map", "detect", "join", "paper_map",
            "propose_cuts", "sheared_columns", "split_columns", "to_8bit", "to_gray"]
 
 
@@ -79,6 +83,8 @@ class Detection:
     stroke: float = 0.0  # the writing's stroke width in frame pixels (0: none seen)
     words: list[tuple[int, int, int, int]] = field(default_factory=list)  # shapes far wider than tall, frame px
     look: Look | None = None  # the first look the writing's scale and polarity came from
+    pieces: Callable[[], list[Candidate]] = list  # cuts out the strokes of no digit's size or shape (_piece),
+    #                                                when some digit is in doubt (they are needed only then)
 
 
 def darkness_map(gray: np.ndarray, light_on_dark: bool = False) -> np.ndarray:
@@ -189,8 +195,11 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     desk = _Desk(ink.paper)
     candidates: list[Candidate] = []
     rejected = 0
+    pieces: list[tuple[list[int], list[int]]] = []
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
         if box[3] < min_h or box[3] < SPECK * ref_h:
+            if _piece(box, e, ref_h, min_h):
+                pieces.append((box, mem))
             continue  # noise, a dot, a stray mark
         if typical >= 2 and box[2] < SLIVER * box[3] and box[3] > LONG_SLIVER * ref_h:
             rejected += 1  # a piece of a line: a handwritten "1" is about as tall as the digits around it
@@ -201,6 +210,8 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         cand = None
         if _plausible(box, e, ref_h, typical, cfg) and not _on_sheet_edge(labels, mem, box, edges):
             cand = _cut_out(ink, labels, mem, box, min_h)
+        elif not _digit_proportions(box, cfg) and _piece(box, e, ref_h, min_h):
+            pieces.append((box, mem))
         if cand is None or not _is_digit_like(cand, cfg, min_h * f * cand.scale):
             rejected += 1
             continue
@@ -211,7 +222,8 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         del candidates[cfg.max_candidates :]
     stroke = ink.scale.stroke if ink.scale.found else 0.0
     words = [tuple(int(round(v * f)) for v in box) for box in _words(ink.mask, ref_h, min_h, cfg)]
-    return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words, ink.look)
+    return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words, ink.look,
+                     functools.partial(_cut_pieces, ink, labels, pieces[:MAX_PIECES], min_h))
 
 
 def _words(mask: np.ndarray, ref_h: float, min_h: float, cfg: DetectConfig) -> list[list[int]]:
@@ -281,6 +293,48 @@ def _on_sheet_edge(labels: np.ndarray, members: list[int], box: list[int], edges
     own = _members(lab, members)
     n = cv2.countNonZero(own.view(np.uint8))
     return n > 0 and cv2.countNonZero(cv2.bitwise_and(own.view(np.uint8), edges[y : y + h, x : x + w])) > 0.3 * n
+
+
+def join(a: Candidate, b: Candidate) -> Candidate:
+    """Two candidates as one: the pieces of a digit written in two strokes (a 5's flag lifted off its
+    body) or broken by a faint or grainy stretch of its stroke. The finer one is brought to the
+    coarser one's pixels; each keeps its own pixels, so nothing between them joins in."""
+    s = min(a.scale, b.scale)
+    parts = []
+    for c in (a, b):
+        own, dark = c.own, c.dark
+        k = s / c.scale
+        ox, oy = round(c.origin[0] * k), round(c.origin[1] * k)
+        if k < 1.0:
+            size = (max(1, round(own.shape[1] * k)), max(1, round(own.shape[0] * k)))
+            own = (cv2.resize(own * np.uint8(255), size, interpolation=cv2.INTER_AREA) > 0).view(np.uint8)
+            dark = cv2.resize(dark, size, interpolation=cv2.INTER_AREA)
+        parts.append((ox, oy, own, dark))
+    x0, y0 = min(p[0] for p in parts), min(p[1] for p in parts)
+    x1 = max(p[0] + p[2].shape[1] for p in parts)
+    y1 = max(p[1] + p[2].shape[0] for p in parts)
+    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    dark = np.zeros_like(own)
+    for ox, oy, o, d in parts:
+        sl = np.s_[oy - y0 : oy - y0 + o.shape[0], ox - x0 : ox - x0 + o.shape[1]]
+        own[sl] |= o
+        np.maximum(dark[sl], d, out=dark[sl])
+    ys, xs = np.nonzero(own)
+    box = (x0 + int(xs.min()), y0 + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+    return Candidate(box, (x0, y0), own, dark, int(own.sum()), scale=s)
+
+
+def _piece(box: list[int], edge: bool, ref_h: float, min_h: float) -> bool:
+    """Whether a shape that is no digit by its size or proportions may be a piece of one: a 5's flag
+    lifted off its body, a 7's bar, a broken stroke. Clear of the border, at least a speck's length
+    and no longer than a digit; it is read only joined to a doubtful digit beside it (see pipeline)."""
+    long = max(box[2], box[3])
+    return not edge and max(min_h, SPECK * ref_h) <= long <= PIECE_LONG * ref_h
+
+
+def _cut_pieces(ink: Ink, labels: np.ndarray, pieces: list[tuple[list[int], list[int]]], min_h: float,
+                ) -> list[Candidate]:
+    return [c for box, mem in pieces if (c := _cut_out(ink, labels, mem, box, min_h)) is not None]
 
 
 def _is_digit_like(cand: Candidate, cfg: DetectConfig, min_h: float) -> bool:

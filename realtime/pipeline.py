@@ -7,7 +7,8 @@ Touching digits ("10" written in one stroke) arrive as one wide shape with candi
 Every way of cutting it into 1-3 parts is classified in the same batch as the other digits, and the
 reading that the network is most sure of wins, with a prior against parts that are themselves far
 wider than a digit. This is recognition-driven segmentation: the classifier, not a heuristic on the
-shape alone, decides where one digit ends.
+shape alone, decides where one digit ends. The other way round too: a digit that arrives in two pieces
+(a lifted flag, a stroke broken by faint ink) is read joined when the network is surer of it so.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import itertools
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from realtime.classify import Backend
-from realtime.detect import DetectConfig, Detection, detect, propose_cuts
+from realtime.detect import Candidate, DetectConfig, Detection, detect, join, propose_cuts
 from realtime.ink import Look
 from realtime.normalise import normalise
 from realtime.track import Box, Tracker, group_rows, read_lines
@@ -41,6 +43,11 @@ STAMP_DIGITS = 6  # a line of this many digits of one height on one baseline is 
 STAMP_EVEN = 0.05  # ... one height and one baseline: within this share of the height ...
 STAMP_PIXELS = 2  # ... or this many pixels more, where its repeated digits are copies of one glyph:
 SAME_GLYPH = 0.9  # ... the median correlation of the 28x28 images of its same-class digits (but 1s) this high
+JOIN_GAP = 0.25  # two shapes, one of them no sure digit, within this share of their joined height ...
+JOIN_WIDE = 1.3  # ... joined no wider than this for their height (one digit, not two side by side) ...
+JOIN_TALL = 1.5  # ... nor taller than this many of the frame's sure digits' median height, are one digit
+#                   in two pieces if the network reads them joined as a digit more surely than apart ...
+JOIN_MOST = 64  # ... (pairs tried per frame at most: a texture's grain makes many doubtful shapes)
 
 
 @dataclass
@@ -209,7 +216,8 @@ class Reader:
         clock.lap("normalise")
         batch.classify(self.backend)
         clock.lap("classify")
-        options, expected = self._cuts(det, batch)
+        cands, rows = self._joins(list(det.candidates), det.pieces, batch)
+        options, expected = self._cuts(cands, rows, batch)
         clock.lap("normalise")
         batch.classify(self.backend)
         clock.lap("classify")
@@ -229,26 +237,83 @@ class Reader:
             return None  # (a look that saw no writing is taken again at once: a sheet may just have come up)
         return self._look
 
-    def _cuts(self, det: Detection, batch: _Batch) -> tuple[list[list[list[int]]], list[float]]:
+    def _joins(self, cands: list[Candidate], cut_pieces: Callable[[], list[Candidate]], batch: _Batch
+               ) -> tuple[list[Candidate], list[int]]:
+        """Join the pieces of digits: a shape that is no sure digit and a shape or piece close to it
+        (see detect._piece) that the network reads joined as a digit, more surely than the two apart
+        (the product of their confidences) and than the sure digit if one of them is one (a 5 whose
+        flag was lifted off its body, a 4 with an open top, a stroke broken by faint ink or the
+        paper's grain). Returns the candidates and their batch rows, a joined pair in place of its
+        first shape. A piece is never shown on its own: apart, it counts as sure (nothing to lose)."""
+        n = len(cands)
+        rows = list(range(n))
+        conf = batch.probs[:n].max(axis=1)
+        doubtful = conf < self.min_confidence
+        if not doubtful.any():
+            return cands, rows
+        pieces = cut_pieces()
+        if n + len(pieces) < 2:
+            return cands, rows
+        every = cands + pieces
+        b = np.array(batch.boxes[:n] + [[v / p.scale for v in p.box] for p in pieces], np.float64)
+        shown = np.concatenate([np.where(doubtful, 0.0, conf), np.zeros(len(pieces))])  # a digit is taken
+        conf = np.concatenate([conf, np.ones(len(pieces))])  # into a join only when it is read more surely
+        doubtful = np.concatenate([doubtful, np.zeros(len(pieces), bool)])
+        x0, y0, x1, y1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+        uw = np.maximum(x1[:, None], x1) - np.minimum(x0[:, None], x0)
+        uh = np.maximum(y1[:, None], y1) - np.minimum(y0[:, None], y0)
+        gap = np.maximum(np.maximum(x0[:, None], x0) - np.minimum(x1[:, None], x1),
+                         np.maximum(y0[:, None], y0) - np.minimum(y1[:, None], y1))
+        sure = b[:n][~doubtful[:n], 3]
+        tallest = JOIN_TALL * float(np.median(sure)) if len(sure) >= 3 else np.inf
+        ok = (gap <= JOIN_GAP * uh) & (uw <= JOIN_WIDE * uh) & (uh <= tallest)
+        ok &= doubtful[:, None] | doubtful  # one of the two is no sure digit
+        ok[n:, :] = False  # a pair is (a shape, a later shape or a piece)
+        pairs = list(zip(*np.nonzero(np.triu(ok, 1))))[:JOIN_MOST]
+        if not pairs:
+            return cands, rows
+        joined = [join(every[i], every[j]) for i, j in pairs]
+        at = [batch.add(*normalise(c)) for c in joined]
+        batch.classify(self.backend)
+        gains = []
+        for k, ((i, j), r) in enumerate(zip(pairs, at)):
+            p = float(batch.probs[r].max())
+            gain = math.log(p) - math.log(max(float(conf[i]), 1e-6)) - math.log(max(float(conf[j]), 1e-6))
+            if p >= max(self.min_confidence, shown[i], shown[j]) and gain > 0:
+                gains.append((gain, k))
+        used: set[int] = set()
+        for _, k in sorted(gains, reverse=True):
+            i, j = pairs[k]
+            if i in used or j in used:
+                continue
+            used.update((i, j))
+            cands[i], rows[i] = joined[k], at[k]
+            if j < n:
+                rows[j] = -1
+        keep = [k for k in range(n) if rows[k] >= 0]
+        return [cands[k] for k in keep], [rows[k] for k in keep]
+
+    def _cuts(self, cands: list[Candidate], rows: list[int], batch: _Batch
+              ) -> tuple[list[list[list[int]]], list[float]]:
         """The ways to read each candidate (as batch rows), cutting those that may be touching digits.
 
         A shape much wider than this frame's typical digit, or wide and read with doubt, is also tried
         as two or three digits; its parts join the batch (the median shape is a single digit, hence
         "typical"). Also returns how many digits wide each candidate is.
         """
-        aspects = [c.box[2] / c.box[3] for c in det.candidates]
+        aspects = [c.box[2] / c.box[3] for c in cands]
         typical = min(0.9, max(0.4, statistics.median(aspects))) if len(aspects) >= 3 else TYPICAL_ASPECT
-        options: list[list[list[int]]] = [[[i]] for i in range(len(det.candidates))]
-        expected = [1.0] * len(det.candidates)
-        for i, cand in enumerate(det.candidates):
+        options: list[list[list[int]]] = [[[r]] for r in rows]
+        expected = [1.0] * len(cands)
+        for i, (cand, r) in enumerate(zip(cands, rows)):
             wide = cand.box[2] / cand.box[3] / typical
-            if wide < SPLIT_WIDER or (wide < SURE_SPLIT and batch.probs[i].max() >= SURE_READ):
+            if wide < SPLIT_WIDER or (wide < SURE_SPLIT and batch.probs[r].max() >= SURE_READ):
                 continue
             propose_cuts(cand)
             if not cand.cuts:
                 continue
             expected[i] = max(cand.span, cand.box[2]) / cand.box[3] / typical
-            seen: dict[tuple[int, int] | None, int] = {None: i}
+            seen: dict[tuple[int, int] | None, int] = {None: r}
             segs = []
             for seg in _segmentations(cand.cuts):
                 idx = []

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.detect import DetectConfig, darkness_map, detect
+from realtime.detect import Candidate, DetectConfig, darkness_map, detect, join
 from realtime.ink import without_shade
 from realtime.measure.scene import MnistDigits, make_scene
 from realtime.pipeline import NOT_A_DIGIT, _numbered
@@ -255,3 +255,24 @@ def test_a_neat_row_of_small_handwritten_digits_is_not_taken_for_a_stamp(mnist, 
         x += g.shape[1] + 14
     res = reader.read(np.clip(page, 0, 255).astype(np.uint8), still=True)
     assert "".join(str(d.digit) for d in res.digits) == "".join(map(str, labels))
+
+
+def test_two_pieces_are_joined_in_the_coarser_ones_pixels():
+    """detect.join: a piece cut out at full resolution and a shape at half resolution become one
+    candidate at half resolution, holding both sets of pixels and nothing between them."""
+    body_own = np.zeros((12, 10), np.uint8)
+    body_own[1:11, 1:9] = 1  # an 8x10 shape at half resolution, at (20, 30) in its pixels
+    body = Candidate((21, 31, 8, 10), (20, 30), body_own, body_own * 200, int(body_own.sum()), scale=0.5)
+    flag_own = np.zeros((6, 22), np.uint8)
+    flag_own[1:5, 1:21] = 1  # a 20x4 stroke at full resolution, at (46, 52): (23, 26) at half
+    flag = Candidate((47, 53, 20, 4), (46, 52), flag_own, flag_own * 100, int(flag_own.sum()), scale=1.0)
+    both = join(body, flag)
+    assert both.scale == 0.5
+    # A half-res pixel is the flag's when any of its four pixels is (a thin stroke is not lost):
+    # the flag's rows 53-56 and columns 47-66 become rows 26-28 and columns 23-33.
+    assert both.box == (21, 26, 13, 15)
+    ox, oy = both.origin
+    assert both.own[31 - oy : 41 - oy, 21 - ox : 29 - ox].all()  # the body, whole
+    assert both.own[26 - oy : 29 - oy, 23 - ox : 34 - ox].all()  # the flag, halved
+    assert not both.own[29 - oy : 31 - oy].any()  # the gap between them stays paper
+    assert both.dark.max() == 200 and both.area == int(both.own.sum())
