@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from realtime.classify import Backend
+from realtime.classify import Backend, second_look
 from realtime.detect import Candidate, DetectConfig, Detection, detect, join, propose_cuts
 from realtime.ink import Look
 from realtime.normalise import normalise
@@ -355,7 +355,8 @@ class Reader:
     def _digits(self, chosen: list[int], batch: _Batch, still: bool, t: float | None) -> list[Digit]:
         """The chosen readings, smoothed over time by the tracker, without what is not a digit."""
         frame_boxes = [batch.boxes[i] for i in chosen]
-        p = batch.probs[chosen] if chosen else np.zeros((0, 10), np.float32)
+        p = self._second_look(batch.probs[chosen], [batch.images[i] for i in chosen]) if chosen else \
+            np.zeros((0, 10), np.float32)
         if self.smooth and not still:
             ids, p = self.tracker.update(frame_boxes, p, t)
         else:
@@ -370,6 +371,19 @@ class Reader:
             digit = int(p[k].argmax()) if conf >= self.min_confidence else None
             digits.append(Digit(frame_boxes[k], digit, conf, p[k], batch.images[i], ids[k]))
         return digits
+
+    def _second_look(self, probs: np.ndarray, images: list[np.ndarray]) -> np.ndarray:
+        """Digits read in doubt (they would show as "?") read again over small deformations of their
+        images (classify.second_look); those the average is sure of take it."""
+        conf = probs.max(axis=1)
+        doubt = np.flatnonzero((conf >= self.not_a_digit) & (conf < self.min_confidence))
+        if not len(doubt):
+            return probs
+        again = second_look(self.backend, np.stack([images[k] for k in doubt]))
+        sure = again.max(axis=1) >= self.min_confidence
+        probs = probs.copy()
+        probs[doubt[sure]] = again[sure]
+        return probs
 
     @staticmethod
     def _score(idx: list[int], boxes: list[Box], probs: np.ndarray, expected: float) -> float:
