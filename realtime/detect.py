@@ -34,6 +34,7 @@ WORD_GAP = 0.2  # letters closer than this share of the writing's height (4 sear
 SPECK = 0.3  # a shape under this share of the writing's height is noise, a dot, a stray mark
 TYPICAL_AT = 0.75  # the writing's height is this quantile of the shapes' heights, weighted by their ink
 SHEET_STEP = 0.5  # the paper under a shape stepping down to this share of its brightness nearby: the sheet's edge
+ALONG_LINE = 0.5  # a sliver whose printed line goes on this share of its height above and below is that line
 PIECE_LONG = 1.5  # a piece of a digit is no longer than this many of the writing's height
 MAX_PIECES = 64  # pieces cut out per frame at most (a grid's or a texture's can be many)
 DESK = 0.25  # paper under a shape darker than this share of the frame's typical paper: the desk around the sheet
@@ -204,7 +205,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         if typical >= 2 and box[2] < SLIVER * box[3] and box[3] > LONG_SLIVER * ref_h:
             rejected += 1  # a piece of a line: a handwritten "1" is about as tall as the digits around it
             continue
-        if desk.under(box):
+        if desk.under(box) or (box[2] < SLIVER * box[3] and _along_a_line(ink.lines, box)):
             rejected += 1
             continue
         cand = None
@@ -322,6 +323,19 @@ def join(a: Candidate, b: Candidate) -> Candidate:
     ys, xs = np.nonzero(own)
     box = (x0 + int(xs.min()), y0 + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
     return Candidate(box, (x0, y0), own, dark, int(own.sum()), scale=s)
+
+
+def _along_a_line(lines: np.ndarray, box: list[int]) -> bool:
+    """Whether an upright sliver is a stretch of a printed line that was left in where it is darker
+    (it passed for writing along the line): the line taken out goes on right above and below it, in
+    its own columns, in at least half the rows of a stretch ALONG_LINE of its height long (only one
+    side counts at the frame's border). A "1" written across a ruled line meets that line in a row
+    or two; one written beside a grid line stands in other columns."""
+    x, y, w, h = box
+    reach = max(2, round(ALONG_LINE * h))
+    sides = [lines[max(0, y - reach) : y, x : x + w], lines[y + h : y + h + reach, x : x + w]]
+    sides = [a for a in sides if len(a) >= reach // 2]
+    return bool(sides) and all(np.count_nonzero(a.max(axis=1)) >= 0.5 * len(a) for a in sides)
 
 
 def _piece(box: list[int], edge: bool, ref_h: float, min_h: float) -> bool:

@@ -165,3 +165,16 @@ def test_looks_are_the_image_and_small_deformations_of_it(mnist):
     for other in stack[1:]:
         assert not np.array_equal(other, image)
         assert 0.75 * ink <= other.sum() <= 1.3 * ink  # the digit is still whole, neither cut nor doubled
+
+
+def test_a_stretch_of_a_grid_line_left_in_is_not_a_1(reader, digits):
+    """Squared paper, seed 0, frame 38: two stretches of vertical grid lines were darker than the rest
+    and passed for writing along the line, and were read as `1`s. The line taken out goes on above
+    and below each (detect._along_a_line); the three digits are read and nothing else."""
+    sc = list(wild_scenes("squared paper", 39, digits, seed=0))[38]
+    res = reader.read(sc.image, still=True)
+    score = Score()
+    score.add("grid", [d.box for d in res.digits], [d.symbol for d in res.digits],
+              [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+    s = score.summary()
+    assert s["read_right"] == s["digits"] == 3 and s["extra"] == 0, (s, score.errors)
