@@ -170,6 +170,20 @@ def _one_glyph(classes: list[int], images: list[np.ndarray]) -> bool:
     return bool(same) and float(np.median(same)) >= SAME_GLYPH
 
 
+def _within(row: list[int], line: list[int], boxes: list[Box]) -> list[int]:
+    """The shapes of `row` whose centres lie inside the box around `line`, left to right: with the
+    line's own shapes, those set among them (the lower-case letters between a printed line's
+    capitals and digits), but none over LINE_SIZES times taller (a smudge or a shadow across it)."""
+    x0 = min(boxes[k][0] for k in line)
+    y0 = min(boxes[k][1] for k in line)
+    x1 = max(boxes[k][0] + boxes[k][2] for k in line)
+    y1 = max(boxes[k][1] + boxes[k][3] for k in line)
+    tallest = max(boxes[k][3] for k in line)
+    inside = [k for k in row if x0 <= boxes[k][0] + boxes[k][2] / 2 <= x1
+              and y0 <= boxes[k][1] + boxes[k][3] / 2 <= y1 and boxes[k][3] <= LINE_SIZES * tallest]
+    return sorted(set(inside) | set(line), key=lambda k: boxes[k][0])
+
+
 def _typeset(row: list[int], boxes: list[Box]) -> bool:
     """Whether a row's shapes stand as close as printed letters do: most gaps under TYPESET of the
     height (handwriting leaves more room between symbols, unless its digits touch)."""
@@ -333,20 +347,22 @@ class Reader:
     def _without_print(self, chosen: list[int], batch: _Batch, words: list[Box]) -> list[int]:
         """Drop the shapes of printed text lines: lines (shapes of one size in one row) with a word run
         together into one wide shape (`words`), or where at least PRINT_WORD shapes (or half of them)
-        are not digits, set close together as type is, or a long row of digits all of one height on
-        one baseline (a date stamp). A heading's or a form's "No. 19715", a label's "Amount 876" are
-        in such lines, and read as digits they would be extra boxes; handwritten numbers with a
-        stray mark or two, or a sum written with + and x, keep theirs."""
+        are not digits, set close together as type is (counting the smaller letters set among them:
+        see _within), or a long row of digits all of one height on one baseline (a date stamp). A
+        heading's or a form's "No. 19715", a label's "Amount 876" are in such lines, and read as
+        digits they would be extra boxes; handwritten numbers with a stray mark or two, or a sum
+        written with + and x, keep theirs."""
         conf = [float(batch.probs[i].max()) for i in chosen] + [0.0] * len(words)
         reads = [(batch.probs[i], batch.images[i]) for i in chosen]
         boxes = [batch.boxes[i] for i in chosen] + list(words)
         drop: set[int] = set()
         for row in group_rows(boxes):
             for line in _by_height(row, boxes):  # print beside handwriting of another size is another line
-                other = sum(conf[k] < self.not_a_digit for k in line)
+                band = _within(row, line, boxes)
+                other = sum(conf[k] < self.not_a_digit for k in band)
                 word = any(k >= len(chosen) for k in line)
                 lettered = other >= PRINT_WORD or (other >= 2 and other >= 0.5 * len(line))
-                if (word or (lettered and _typeset(line, boxes))
+                if (word or (lettered and _typeset(band, boxes))
                         or _numbered(line, boxes, conf, reads, self.not_a_digit)):
                     drop.update(line)
         batch.dropped += [boxes[k] for k in sorted(drop) if k < len(chosen)]
