@@ -196,12 +196,9 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     desk = _Desk(ink.paper)
     candidates: list[Candidate] = []
     rejected = 0
-    pieces: list[tuple[list[int], list[int]]] = []
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
         if box[3] < min_h or box[3] < SPECK * ref_h:
-            if _piece(box, e, ref_h, min_h):
-                pieces.append((box, mem))
-            continue  # noise, a dot, a stray mark
+            continue  # noise, a dot, a stray mark (or a piece of a digit: see _cut_pieces)
         if typical >= 2 and box[2] < SLIVER * box[3] and box[3] > LONG_SLIVER * ref_h:
             rejected += 1  # a piece of a line: a handwritten "1" is about as tall as the digits around it
             continue
@@ -211,8 +208,6 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         cand = None
         if _plausible(box, e, ref_h, typical, cfg) and not _on_sheet_edge(labels, mem, box, edges):
             cand = _cut_out(ink, labels, mem, box, min_h)
-        elif not _digit_proportions(box, cfg) and _piece(box, e, ref_h, min_h):
-            pieces.append((box, mem))
         if cand is None or not _is_digit_like(cand, cfg, min_h * f * cand.scale):
             rejected += 1
             continue
@@ -224,7 +219,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     stroke = ink.scale.stroke if ink.scale.found else 0.0
     words = [tuple(int(round(v * f)) for v in box) for box in _words(ink.mask, ref_h, min_h, cfg)]
     return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words, ink.look,
-                     functools.partial(_cut_pieces, ink, labels, pieces[:MAX_PIECES], min_h))
+                     functools.partial(_cut_pieces, ink, labels, sh, ref_h, min_h, cfg, desk))
 
 
 def _words(mask: np.ndarray, ref_h: float, min_h: float, cfg: DetectConfig) -> list[list[int]]:
@@ -338,17 +333,26 @@ def _along_a_line(lines: np.ndarray, box: list[int]) -> bool:
     return bool(sides) and all(np.count_nonzero(a.max(axis=1)) >= 0.5 * len(a) for a in sides)
 
 
-def _piece(box: list[int], edge: bool, ref_h: float, min_h: float) -> bool:
+def _piece(box: list[int], edge: bool, ref_h: float, min_h: float, cfg: DetectConfig) -> bool:
     """Whether a shape that is no digit by its size or proportions may be a piece of one: a 5's flag
     lifted off its body, a 7's bar, a broken stroke. Clear of the border, at least a speck's length
     and no longer than a digit; it is read only joined to a doubtful digit beside it (see pipeline)."""
     long = max(box[2], box[3])
-    return not edge and max(min_h, SPECK * ref_h) <= long <= PIECE_LONG * ref_h
+    no_digit = box[3] < min_h or box[3] < SPECK * ref_h or not _digit_proportions(box, cfg)
+    return no_digit and not edge and max(min_h, SPECK * ref_h) <= long <= PIECE_LONG * ref_h
 
 
-def _cut_pieces(ink: Ink, labels: np.ndarray, pieces: list[tuple[list[int], list[int]]], min_h: float,
-                ) -> list[Candidate]:
-    return [c for box, mem in pieces if (c := _cut_out(ink, labels, mem, box, min_h)) is not None]
+def _cut_pieces(ink: Ink, labels: np.ndarray, sh: _Shapes, ref_h: float, min_h: float, cfg: DetectConfig,
+                desk: _Desk) -> list[Candidate]:
+    """The pieces of digits (see _piece) among a frame's shapes, cut out: the reader needs them only
+    when a digit is in doubt (pipeline.Reader._joins), so they are looked for only then."""
+    out: list[Candidate] = []
+    for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
+        if len(out) < MAX_PIECES and _piece(box, e, ref_h, min_h, cfg) and not desk.under(box):
+            cand = _cut_out(ink, labels, mem, box, min_h)
+            if cand is not None:
+                out.append(cand)
+    return out
 
 
 def _is_digit_like(cand: Candidate, cfg: DetectConfig, min_h: float) -> bool:

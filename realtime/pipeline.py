@@ -349,10 +349,9 @@ class Reader:
         together into one wide shape (`words`), or where at least PRINT_WORD shapes (or half of them)
         are not digits, set close together as type is (or PRINT_WORD with the smaller letters set
         among them: see _within), or a long row of digits all of one height on one baseline (a date
-        stamp). A
-        heading's or a form's "No. 19715", a label's "Amount 876" are in such lines, and read as
-        digits they would be extra boxes; handwritten numbers with a stray mark or two, or a sum
-        written with + and x, keep theirs."""
+        stamp). A heading's or a form's "No. 19715", a label's "Amount 876" are in such lines, and
+        read as digits they would be extra boxes; handwritten numbers with a stray mark or two, or a
+        sum written with + and x, keep theirs."""
         conf = [float(batch.probs[i].max()) for i in chosen] + [0.0] * len(words)
         reads = [(batch.probs[i], batch.images[i]) for i in chosen]
         boxes = [batch.boxes[i] for i in chosen] + list(words)
@@ -362,10 +361,13 @@ class Reader:
                 other = sum(conf[k] < self.not_a_digit for k in line)
                 word = any(k >= len(chosen) for k in line)
                 lettered = other >= PRINT_WORD or (other >= 2 and other >= 0.5 * len(line))
-                band = _within(row, line, boxes)  # with the smaller letters set among its shapes
-                other = sum(conf[k] < self.not_a_digit for k in band)
-                worded = len(band) >= PRINT_WORD and (other >= PRINT_WORD or other >= 0.5 * len(band))
-                if (word or (lettered and _typeset(line, boxes)) or (worded and _typeset(band, boxes))
+                worded = False
+                if len(line) < len(row):  # with the smaller letters set among its shapes, a word's worth
+                    band = _within(row, line, boxes)
+                    other = sum(conf[k] < self.not_a_digit for k in band)
+                    worded = len(band) >= PRINT_WORD and (other >= PRINT_WORD or other >= 0.5 * len(band))
+                    worded = worded and _typeset(band, boxes)
+                if (word or (lettered and _typeset(line, boxes)) or worded
                         or _numbered(line, boxes, conf, reads, self.not_a_digit)):
                     drop.update(line)
         batch.dropped += [boxes[k] for k in sorted(drop) if k < len(chosen)]
