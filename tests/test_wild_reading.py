@@ -140,8 +140,8 @@ def test_a_second_look_reads_doubtful_digits_and_leaves_non_digits_in_doubt(stat
     """classify.second_look, the reading averaged over small deformations of a crop, for what the
     network reads in doubt (NOT_A_DIGIT to 0.5, a "?"): on MNIST's test digits read so (55 of them
     today) it makes about a quarter sure, and about three in four of those right; on the non-digit
-    crops read so (50 of 1,200) it makes one in sixteen sure. A second look that made anything sure,
-    or nothing, fails here."""
+    crops read so (50 of 1,200) it makes one in sixteen sure. A second look that made every doubtful
+    shape sure, or none, fails here."""
     backend = SparseBackend(state)
     images, _ = make_outliers(1200, seed=4242, digits=mnist.test_x.numpy())
     for x, truth in ((to_ink(mnist.test_x).numpy()[:, 0], mnist.test_y.numpy()),
