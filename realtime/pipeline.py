@@ -364,9 +364,9 @@ class Reader:
                 worded = False
                 if len(line) < len(row):  # with the smaller letters set among its shapes, a word's worth
                     band = _within(row, line, boxes)
-                    other = sum(conf[k] < self.not_a_digit for k in band)
-                    worded = len(band) >= PRINT_WORD and (other >= PRINT_WORD or other >= 0.5 * len(band))
-                    worded = worded and _typeset(band, boxes)
+                    letters = sum(conf[k] < self.not_a_digit for k in band)
+                    worded = (len(band) >= PRINT_WORD and (letters >= PRINT_WORD or letters >= 0.5 * len(band))
+                              and _typeset(band, boxes))
                 if (word or (lettered and _typeset(line, boxes)) or worded
                         or _numbered(line, boxes, conf, reads, self.not_a_digit)):
                     drop.update(line)
