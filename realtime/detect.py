@@ -369,10 +369,14 @@ def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[b
 
     A piece (at least a fifth of a digit long: specks are not pieces) is merged into a larger shape
     when it sits over or under it, most of its width inside the shape's columns, within a quarter of
-    the shape's height.
+    the shape's height. Not when that makes the shape grow taller than LONG_SLIVER of the writing: a
+    wooden desk's grain, streak over streak, would stack into a block that the writing's height is
+    then taken from, and every digit is too small beside it. A sliver may grow (a broken margin
+    line's pieces join, and the whole is then too tall to be a "1").
     """
     order = sorted(range(len(boxes)), key=lambda i: boxes[i][3])  # smallest first
     alive = [True] * len(boxes)
+    own = [b[3] for b in boxes]  # each shape's height before it takes any piece
     # Shapes that can take pieces, filed by column bands so a piece only meets its neighbours.
     band = max(1.0, ref_h)
     hosts: dict[int, list[int]] = {}
@@ -396,6 +400,10 @@ def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[b
             if overlap < 0.5 * w:
                 continue
             gap = max(Y - (y + h), y - (Y + H), 0)
+            tall = max(y + h, Y + H) - min(y, Y)
+            sliver = max(x + w, X + W) - min(x, X) < SLIVER * tall
+            if tall > LONG_SLIVER * max(own[j], ref_h) and not sliver:
+                continue
             if gap <= 0.25 * H and (gap < best_gap or (gap == best_gap and j < best)):
                 best, best_gap = j, gap
         if best >= 0:

@@ -63,6 +63,7 @@ LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degree
 LINE_THICK = 0.01  # ... and is no thicker than this share of the frame (and a few pixels): a shadow's band is
 SHEET_EDGE = 0.6  # a line with one side darker than this share of the other is the sheet's edge
 FAINT_LINE = 0.6  # a printed line this much fainter than the writing tells ink on it by its darkness
+LINE_BEND = 0.02  # a broken line's piece lies on its extension within this much per pixel along it
 LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame, and
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
 LIGHT_MORE = 10.0  # ... or it is brighter than 95 % of the frame and this many times as much as the dark writing
@@ -742,7 +743,47 @@ def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0) -> np
         chosen[np.array(pieces)[same >= GRID_PIECES]] = True
     if not chosen.any():
         return None
+    flat = (h <= LINE_TILT * w + 3 * thick + 4) & ~chosen
+    flat[0] = False
+    flat = np.flatnonzero(flat)
+    chosen[flat[_continuations(labels, stats, thick, np.flatnonzero(chosen), flat)]] = True
     return cv2.bitwise_and(chosen[labels].astype(np.uint8) * 255, mask)
+
+
+def _centre_line(labels: np.ndarray, i: int, stat: np.ndarray) -> tuple[float, float, float]:
+    """Component `i`'s centre (x, y) and slope dy/dx, from its moments."""
+    x, y, w, h = (int(v) for v in stat[:4])
+    m = cv2.moments((labels[y : y + h, x : x + w] == i).view(np.uint8), binaryImage=True)
+    if m["m00"] <= 0 or m["mu20"] <= 0:
+        return x + w / 2, y + h / 2, 0.0
+    return x + m["m10"] / m["m00"], y + m["m01"] / m["m00"], m["mu11"] / m["mu20"]
+
+
+def _continuations(labels: np.ndarray, stats: np.ndarray, thick: np.ndarray, lines: np.ndarray,
+                   pieces: np.ndarray) -> np.ndarray:
+    """Which of `pieces` continue one of `lines`: of its thickness, lying on its extension.
+
+    A printed line that is faint in places breaks into pieces, some too short to count as a line on
+    their own; left in, each is a stroke (a `1` standing on squared paper). A piece whose both ends
+    lie on the line's extension, within half its thickness (and a bend of LINE_BEND per pixel of
+    distance: a sheet curls), is that line. Handwriting rarely runs that exactly along a printed
+    line, and where it does, its crossing strokes and darkness keep it (`_writing_on_lines`).
+    """
+    if len(pieces) == 0:
+        return np.zeros(0, bool)
+    fit = np.array([_centre_line(labels, i, stats[i]) for i in lines])  # (cx, cy, slope) per line
+    mid = np.array([_centre_line(labels, j, stats[j]) for j in pieces])
+    t, start, stop = thick[lines][None, :], stats[lines, 0][None, :], (stats[lines, 0] + stats[lines, 2])[None, :]
+    alike = np.abs(thick[pieces][:, None] - t) <= 0.5 * t + 1
+    x0 = stats[pieces, 0].astype(np.float64)
+    on = alike
+    for end in (x0, x0 + stats[pieces, 2] - 1):  # each end's centre, along the piece's own centre line
+        y = (mid[:, 1] + mid[:, 2] * (end - mid[:, 0]))[:, None]
+        e = end[:, None]
+        off = np.abs(y - (fit[None, :, 1] + fit[None, :, 2] * (e - fit[None, :, 0])))
+        far = np.maximum(np.maximum(start - e, e - stop), 0)
+        on = on & (off <= 0.5 * t + LINE_BEND * far)
+    return on.any(1)
 
 
 def _sheet_edge(gray: np.ndarray, labels: np.ndarray, i: int, stat: np.ndarray, thick: float) -> bool:

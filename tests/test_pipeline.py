@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from realtime.detect import Candidate, DetectConfig, darkness_map, detect, join
-from realtime.ink import without_shade
+from realtime.ink import darkness, paper_map, remove_lines, without_shade
 from realtime.measure.scene import MnistDigits, make_scene
 from realtime.pipeline import NOT_A_DIGIT, _numbered
 from realtime.score import match
@@ -190,6 +190,26 @@ def test_shade_is_parted_from_ink_at_the_border_and_a_dark_desk_is_not():
     desk[18:21, 6:20] = 90
     mask = np.where(desk > 0, 255, 0).astype(np.uint8)
     assert np.array_equal(without_shade(mask, desk), mask)
+
+
+def test_a_broken_printed_line_goes_with_its_short_pieces_and_writing_beside_it_stays():
+    """A printed line crossing the frame, faint in two places: its long piece reaches the border and
+    is a line; the two pieces beyond the gaps are too short to count alone, but lie on its extension
+    (ink._continuations) and go with it. A flat stroke of writing just under the line, and a
+    thicker bar on it, are not the line and stay."""
+    gray = np.full((200, 400), 210, np.uint8)
+    gray[100:102, 0:250] = 120  # the line: its long piece from the border ...
+    gray[101:103, 262:300] = 120  # ... and two short ones beyond faint gaps (the sheet sags a pixel)
+    gray[101:103, 312:350] = 120
+    gray[112:115, 360:395] = 60  # a stroke of writing under the line's extension
+    gray[96:106, 200:240] = 60  # a bar of writing on the line, thicker than it
+    paper = paper_map(gray, 31)
+    mask = np.where(gray < 180, 255, 0).astype(np.uint8)
+    out, lines = remove_lines(mask, gray, darkness(gray, paper), writing=30.0)
+    assert not out[100:103, 0:200].any() and not out[100:103, 240:350].any()  # the line and its pieces are out
+    assert out[112:115, 360:395].all()  # the writing under it stays
+    assert out[96:106, 200:240].all()  # so does the bar, whole
+    assert lines[101:103, 262:300].all() and lines[101:103, 312:350].all()
 
 
 @pytest.mark.parametrize("broken", [False, True])

@@ -188,3 +188,31 @@ def test_digits_printed_among_lower_case_letters_are_not_read(reader, digits):
     sc = list(wild_scenes("printed text and a date stamp", 29, digits, seed=3))[28]
     res = reader.read(sc.image, still=True)
     assert [d.symbol for d in res.digits] == ["0", "6", "5"], [(d.symbol, d.box) for d in res.digits]
+
+
+def test_a_grid_line_broken_into_short_pieces_is_taken_out(reader, digits):
+    """Squared paper, seed 0, frame 29: where the green grid was faint, its lines broke into pieces
+    too short to count as lines, and ten of them were read as `1`s (and a `6`). A piece lying on a
+    found line's extension, of its thickness, is that line (ink._continuations)."""
+    sc = list(wild_scenes("squared paper", 30, digits, seed=0))[29]
+    res = reader.read(sc.image, still=True)
+    score = Score()
+    score.add("grid", [d.box for d in res.digits], [d.symbol for d in res.digits],
+              [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+    s = score.summary()
+    assert s["extra"] <= 3, (s, score.errors)
+
+
+def test_a_wooden_desks_grain_does_not_stack_into_a_block(reader, digits):
+    """1920x1080, seed 3, frame 0: the streaks of a wooden desk beside the sheet, each folded into the
+    one above it as a digit's piece, stacked into a block four times the writing's height; the
+    writing's height was then taken from it and four of the seven digits were too small to read. A
+    shape takes pieces only while it stays within LONG_SLIVER of its own height or the writing's
+    (detect._merge_pieces)."""
+    sc = list(wild_scenes("1920x1080 frame", 1, digits, seed=3))[0]
+    res = reader.read(sc.image, still=True)
+    score = Score()
+    score.add("desk", [d.box for d in res.digits], [d.symbol for d in res.digits],
+              [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+    s = score.summary()
+    assert s["read_right"] == s["digits"] == 7, (s, score.errors)
