@@ -36,7 +36,8 @@ SURE_READ = 0.9  # ... unless the network reads it as one digit with this confid
 SURE_SPLIT = 1.7  # ... and it is not this much wider
 OVERLAP = 0.5  # parts whose boxes overlap by more than this share of the narrower one are one digit
 LOOK_EVERY = 8  # a video's frames share the first look at the writing (scale, polarity) for this many frames
-PRINT_WORD = 4  # a row with this many shapes that are not digits is a line of print (a word at least) ...
+PRINT_WORD = 4  # a row with this many letters in shapes that are not digits is a line of print (a word at least) ...
+LETTER_WIDE = 0.75  # a shape that is no digit holds about one letter per this much of its height in width
 TYPESET = 0.25  # ... if its shapes stand closer than this share of their height
 LINE_SIZES = 1.6  # shapes of one line of print differ in height by less than this factor
 STAMP_DIGITS = 6  # a line of this many digits of one height on one baseline is a printed stamp ...
@@ -168,6 +169,11 @@ def _one_glyph(classes: list[int], images: list[np.ndarray]) -> bool:
     same = [float(flat[a] @ flat[b]) for a in range(len(flat)) for b in range(a + 1, len(flat))
             if classes[a] == classes[b] != 1]
     return bool(same) and float(np.median(same)) >= SAME_GLYPH
+
+
+def _letters(box: Box) -> int:
+    """About how many letters a shape that is no digit holds: print runs letters into one shape."""
+    return max(1, round(box[2] / (LETTER_WIDE * box[3])))
 
 
 def _within(row: list[int], line: list[int], boxes: list[Box]) -> list[int]:
@@ -346,25 +352,26 @@ class Reader:
 
     def _without_print(self, chosen: list[int], batch: _Batch, words: list[Box]) -> list[int]:
         """Drop the shapes of printed text lines: lines (shapes of one size in one row) with a word run
-        together into one wide shape (`words`), or where at least PRINT_WORD shapes (or half of them)
-        are not digits, set close together as type is (or PRINT_WORD with the smaller letters set
-        among them: see _within), or a long row of digits all of one height on one baseline (a date
-        stamp). A heading's or a form's "No. 19715", a label's "Amount 876" are in such lines, and
-        read as digits they would be extra boxes; handwritten numbers with a stray mark or two, or a
-        sum written with + and x, keep theirs."""
+        together into one wide shape (`words`), or where at least PRINT_WORD letters (or half as many as
+        the line has shapes) are in shapes that are no digits (one such shape counts the letters its
+        width holds: bold print runs a word's letters together), set close together as type is (or
+        PRINT_WORD with the smaller letters set among them: see _within), or a long row of digits all
+        of one height on one baseline (a date stamp). A heading's or a form's "No. 19715", a label's
+        "Amount 876" are in such lines, and read as digits they would be extra boxes; handwritten
+        numbers with a stray mark or two, or a sum written with + and x, keep theirs."""
         conf = [float(batch.probs[i].max()) for i in chosen] + [0.0] * len(words)
         reads = [(batch.probs[i], batch.images[i]) for i in chosen]
         boxes = [batch.boxes[i] for i in chosen] + list(words)
         drop: set[int] = set()
         for row in group_rows(boxes):
             for line in _by_height(row, boxes):  # print beside handwriting of another size is another line
-                other = sum(conf[k] < self.not_a_digit for k in line)
+                other = sum(_letters(boxes[k]) for k in line if conf[k] < self.not_a_digit)
                 word = any(k >= len(chosen) for k in line)
                 lettered = other >= PRINT_WORD or (other >= 2 and other >= 0.5 * len(line))
                 worded = False
                 if len(line) < len(row):  # with the smaller letters set among its shapes, a word's worth
                     band = _within(row, line, boxes)
-                    letters = sum(conf[k] < self.not_a_digit for k in band)
+                    letters = sum(_letters(boxes[k]) for k in band if conf[k] < self.not_a_digit)
                     worded = (len(band) >= PRINT_WORD and (letters >= PRINT_WORD or letters >= 0.5 * len(band))
                               and _typeset(band, boxes))
                 if (word or (lettered and _typeset(line, boxes)) or worded

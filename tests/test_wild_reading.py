@@ -216,3 +216,20 @@ def test_a_wooden_desks_grain_does_not_stack_into_a_block(reader, digits):
               [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
     s = score.summary()
     assert s["read_right"] == s["digits"] == 7, (s, score.errors)
+
+
+def test_a_printed_word_run_into_one_shape_counts_its_letters(reader, digits):
+    """Printed text, seed 0, frame 33: "Item 31 Total" over two handwritten digits. Bold print runs a
+    word's letters together into one or two shapes, so the line held too few shapes that are no digit
+    to be print, and "31" and the letters of "Total" were read (six boxes). A shape that is no digit
+    counts as the letters its width holds (pipeline._letters); the line is print, and the handwritten
+    3 and 9 are read."""
+    sc = list(wild_scenes("printed text and a date stamp", 34, digits, seed=0))[33]
+    res = reader.read(sc.image, still=True)
+    heading = [(d.symbol, d.box) for d in res.digits if d.box[1] + d.box[3] < 100]  # the printed line's row
+    assert heading == [], heading
+    score = Score()
+    score.add("print", [d.box for d in res.digits], [d.symbol for d in res.digits],
+              [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+    s = score.summary()
+    assert s["read_right"] == s["digits"] == 2, (s, score.errors)
