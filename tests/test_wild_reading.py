@@ -42,6 +42,14 @@ def digits(mnist_dir) -> MnistDigits:
     return MnistDigits.test_set(mnist_dir)
 
 
+def score_frame(res, sc) -> tuple[dict, list]:
+    """The reading of one wild frame scored against its truth: (summary, errors)."""
+    score = Score()
+    score.add("frame", [d.box for d in res.digits], [d.symbol for d in res.digits],
+              [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
+    return score.summary(), score.errors
+
+
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_each_condition_is_read(reader, digits, condition):
     score = Score()
@@ -96,11 +104,8 @@ def test_the_desk_around_the_sheet_is_not_read(reader, digits):
     scenes = list(wild_scenes("640x480 frame", 57, digits, seed=3))
     for sc in (scenes[54], scenes[56]):
         res = reader.read(sc.image, still=True)
-        score = Score()
-        score.add("desk", [d.box for d in res.digits], [d.symbol for d in res.digits],
-                  [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
-        s = score.summary()
-        assert s["extra"] == 0 and s["found"] == s["digits"], (s, score.errors)
+        s, errors = score_frame(res, sc)
+        assert s["extra"] == 0 and s["found"] == s["digits"], (s, errors)
 
 
 def test_chalk_is_read_on_a_board_whose_few_dark_specks_are_as_extreme(reader, digits):
@@ -111,11 +116,8 @@ def test_chalk_is_read_on_a_board_whose_few_dark_specks_are_as_extreme(reader, d
     for sc in (scenes[32], scenes[37]):
         res = reader.read(sc.image, still=True)
         assert res.detection.light_on_dark
-        score = Score()
-        score.add("board", [d.box for d in res.digits], [d.symbol for d in res.digits],
-                  [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
-        s = score.summary()
-        assert s["read_right"] >= s["digits"] - 2 and s["extra"] <= 1, (s, score.errors)
+        s, errors = score_frame(res, sc)
+        assert s["read_right"] >= s["digits"] - 2 and s["extra"] <= 1, (s, errors)
 
 
 def test_a_digit_in_two_pieces_is_read_as_one(reader, digits):
@@ -129,11 +131,8 @@ def test_a_digit_in_two_pieces_is_read_as_one(reader, digits):
     board = list(wild_scenes("light on dark board", 17, digits, seed=0))
     for sc, extra in ((one[75], 0), (one[163], 0), (dim[14], 0), (board[16], 1)):  # (another scratch: a "1")
         res = reader.read(sc.image, still=True)
-        score = Score()
-        score.add("pieces", [d.box for d in res.digits], [d.symbol for d in res.digits],
-                  [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
-        s = score.summary()
-        assert s["read_right"] == s["digits"] and s["extra"] <= extra, (s, score.errors)
+        s, errors = score_frame(res, sc)
+        assert s["read_right"] == s["digits"] and s["extra"] <= extra, (s, errors)
 
 
 def test_a_second_look_reads_doubtful_digits_and_leaves_non_digits_in_doubt(state, mnist):
@@ -173,11 +172,8 @@ def test_a_stretch_of_a_grid_line_left_in_is_not_a_1(reader, digits):
     and below each (detect._along_a_line); the three digits are read and nothing else."""
     sc = list(wild_scenes("squared paper", 39, digits, seed=0))[38]
     res = reader.read(sc.image, still=True)
-    score = Score()
-    score.add("grid", [d.box for d in res.digits], [d.symbol for d in res.digits],
-              [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
-    s = score.summary()
-    assert s["read_right"] == s["digits"] == 3 and s["extra"] == 0, (s, score.errors)
+    s, errors = score_frame(res, sc)
+    assert s["read_right"] == s["digits"] == 3 and s["extra"] == 0, (s, errors)
 
 
 def test_digits_printed_among_lower_case_letters_are_not_read(reader, digits):
@@ -196,11 +192,8 @@ def test_a_grid_line_broken_into_short_pieces_is_taken_out(reader, digits):
     found line's extension, of its thickness, is that line (ink._continuations)."""
     sc = list(wild_scenes("squared paper", 30, digits, seed=0))[29]
     res = reader.read(sc.image, still=True)
-    score = Score()
-    score.add("grid", [d.box for d in res.digits], [d.symbol for d in res.digits],
-              [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
-    s = score.summary()
-    assert s["extra"] <= 3, (s, score.errors)
+    s, errors = score_frame(res, sc)
+    assert s["extra"] <= 3, (s, errors)
 
 
 def test_a_wooden_desks_grain_does_not_stack_into_a_block(reader, digits):
@@ -211,11 +204,8 @@ def test_a_wooden_desks_grain_does_not_stack_into_a_block(reader, digits):
     (detect._merge_pieces)."""
     sc = list(wild_scenes("1920x1080 frame", 1, digits, seed=3))[0]
     res = reader.read(sc.image, still=True)
-    score = Score()
-    score.add("desk", [d.box for d in res.digits], [d.symbol for d in res.digits],
-              [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
-    s = score.summary()
-    assert s["read_right"] == s["digits"] == 7, (s, score.errors)
+    s, errors = score_frame(res, sc)
+    assert s["read_right"] == s["digits"] == 7, (s, errors)
 
 
 def test_a_printed_word_run_into_one_shape_counts_its_letters(reader, digits):
@@ -228,8 +218,5 @@ def test_a_printed_word_run_into_one_shape_counts_its_letters(reader, digits):
     res = reader.read(sc.image, still=True)
     heading = [(d.symbol, d.box) for d in res.digits if d.box[1] + d.box[3] < 100]  # the printed line's row
     assert heading == [], heading
-    score = Score()
-    score.add("print", [d.box for d in res.digits], [d.symbol for d in res.digits],
-              [t.box for t in sc.digits], [t.digit for t in sc.digits], res.lines, sc.lines)
-    s = score.summary()
-    assert s["read_right"] == s["digits"] == 2, (s, score.errors)
+    s, errors = score_frame(res, sc)
+    assert s["read_right"] == s["digits"] == 2, (s, errors)
