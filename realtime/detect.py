@@ -369,10 +369,11 @@ def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[b
 
     A piece (at least a fifth of a digit long: specks are not pieces) is merged into a larger shape
     when it sits over or under it, most of its width inside the shape's columns, within a quarter of
-    the shape's height. Not when that makes the shape grow taller than LONG_SLIVER of the writing: a
-    wooden desk's grain, streak over streak, would stack into a block that the writing's height is
-    then taken from, and every digit is too small beside it. A sliver may grow (a broken margin
-    line's pieces join, and the whole is then too tall to be a "1").
+    the shape's height. Not when that makes the shape taller than LONG_SLIVER times its own height
+    (before it took any piece) or the writing's, whichever is more: a wooden desk's grain, streak
+    over streak, would stack into a block that the writing's height is then taken from, and every
+    digit is too small beside it. A sliver may grow (a broken margin line's pieces join, and the
+    whole is then too tall to be a "1").
     """
     order = sorted(range(len(boxes)), key=lambda i: boxes[i][3])  # smallest first
     alive = [True] * len(boxes)
