@@ -176,6 +176,13 @@ def _letters(box: Box) -> int:
     return max(1, round(box[2] / (LETTER_WIDE * box[3])))
 
 
+def _lettered(shapes: list[int], boxes: list[Box], conf: list[float], not_a_digit: float) -> bool:
+    """Whether PRINT_WORD letters, or two and half as many as there are shapes, are in those of
+    `shapes` that the network calls no digit (each counting the letters its width holds)."""
+    n = sum(_letters(boxes[k]) for k in shapes if conf[k] < not_a_digit)
+    return n >= PRINT_WORD or (n >= 2 and n >= 0.5 * len(shapes))
+
+
 def _within(row: list[int], line: list[int], boxes: list[Box]) -> list[int]:
     """The shapes of `row` whose centres lie inside the box around `line`, left to right: with the
     line's own shapes, those set among them (the lower-case letters between a printed line's
@@ -365,14 +372,12 @@ class Reader:
         drop: set[int] = set()
         for row in group_rows(boxes):
             for line in _by_height(row, boxes):  # print beside handwriting of another size is another line
-                other = sum(_letters(boxes[k]) for k in line if conf[k] < self.not_a_digit)
                 word = any(k >= len(chosen) for k in line)
-                lettered = other >= PRINT_WORD or (other >= 2 and other >= 0.5 * len(line))
+                lettered = _lettered(line, boxes, conf, self.not_a_digit)
                 worded = False
                 if len(line) < len(row):  # with the smaller letters set among its shapes, a word's worth
                     band = _within(row, line, boxes)
-                    letters = sum(_letters(boxes[k]) for k in band if conf[k] < self.not_a_digit)
-                    worded = (len(band) >= PRINT_WORD and (letters >= PRINT_WORD or letters >= 0.5 * len(band))
+                    worded = (len(band) >= PRINT_WORD and _lettered(band, boxes, conf, self.not_a_digit)
                               and _typeset(band, boxes))
                 if (word or (lettered and _typeset(line, boxes)) or worded
                         or _numbered(line, boxes, conf, reads, self.not_a_digit)):
