@@ -112,7 +112,7 @@ def _find_shapes(ink: Ink, least: float) -> tuple[_Shapes, np.ndarray]:
     """Connected components of the ink mask at least `least` pixels long, and the label image."""
     mask = ink.mask
     Hs, Ws = mask.shape
-    n, labels, stats = components(mask)
+    n, labels, stats = components(mask, ink.labelled)
     sh = _Shapes([], [], [], [], [])
     long = (np.maximum(stats[:, 2], stats[:, 3]) >= least) & (stats[:, 2] <= 0.9 * Ws)
     long[0] = False  # the background
@@ -168,7 +168,8 @@ def _merge(sh: _Shapes, ref_h: float) -> None:
     """Fold pieces into the digits they belong to (see _merge_pieces), keeping area and stroke."""
     before = [list(m) for m in sh.members]
     extra = [sh.area, sh.stroke]
-    _merge_pieces(sh.boxes, sh.members, sh.edge, ref_h)
+    blots = [b[3] < WRITING_SHAPE * st for b, st in zip(sh.boxes, sh.stroke)]
+    _merge_pieces(sh.boxes, sh.members, sh.edge, ref_h, blots)
     by_label = {m[0]: (a, s) for m, a, s in zip(before, *extra)}
     sh.area[:] = [sum(by_label[i][0] for i in m) for m in sh.members]
     sh.stroke[:] = [sum(by_label[i][0] * by_label[i][1] for i in m) / max(1, sum(by_label[i][0] for i in m))
@@ -364,7 +365,8 @@ def _is_digit_like(cand: Candidate, cfg: DetectConfig, min_h: float) -> bool:
     return cw < 0.35 * ch or cfg.min_density <= density <= cfg.max_density
 
 
-def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[bool], ref_h: float) -> None:
+def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[bool], ref_h: float,
+                  blots: list[bool] | None = None) -> None:
     """Fold small pieces into the digit they belong to, in place.
 
     A piece (at least a fifth of a digit long: specks are not pieces) is merged into a larger shape
@@ -373,7 +375,9 @@ def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[b
     (before it took any piece) or the writing's, whichever is more: a wooden desk's grain, streak
     over streak, would stack into a block that the writing's height is then taken from, and every
     digit is too small beside it. A sliver may grow (a broken margin line's pieces join, and the
-    whole is then too tall to be a "1").
+    whole is then too tall to be a "1"). Nor a blot (`blots`: fewer than WRITING_SHAPE stroke widths
+    tall) that reaches the frame's border into a shape clear of it: that is a shadow's corner, and
+    it would carry the digit to the border, where it is not read.
     """
     order = sorted(range(len(boxes)), key=lambda i: boxes[i][3])  # smallest first
     alive = [True] * len(boxes)
@@ -389,10 +393,11 @@ def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[b
         x, y, w, h = boxes[i]
         if h >= 0.75 * ref_h or max(w, h) < 0.2 * ref_h:
             continue
+        shade = edge[i] and blots is not None and blots[i]
         best, best_gap = -1, 1e9
         near = {j for b in range(int(x // band), int((x + w) // band) + 1) for j in hosts.get(b, ())}
         for j in near:
-            if j == i or not alive[j]:
+            if j == i or not alive[j] or (shade and not edge[j]):
                 continue
             X, Y, W, H = boxes[j]
             if H < h:

@@ -52,7 +52,9 @@ NOISY_GRAIN = 2.0  # ... or this many in a frame smoothed for sensor noise (quie
 # into pieces too small to read
 MIN_LOW = 16  # no pixel less dark than this (of 255) is ink, however smooth the paper
 DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at which the relative ones apply as they are
-SHADE = 0.5  # in a shape reaching the border, what is under this share of its ink's darkness is shade
+SHADE = 0.5  # in a shape reaching the border, what is under this share of its ink's darkness is shade ...
+SHADE_MOST = 1.0  # ... and in one clear of it with this many times more such pixels than darker ones
+SHADE_AREA = 64  # (shapes clear of the border smaller than this many pixels are left as they are)
 WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot ...
 BLOT = 0.8  # a shape with a part wider than this many of its mean stroke widths is a blot
 LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame ...
@@ -94,6 +96,7 @@ class Ink:
     scale: Scale
     light_on_dark: bool
     look: Look | None = None  # the first look the scale and polarity come from
+    labelled: tuple[int, np.ndarray] | None = None  # the mask's components (count, labels), if at hand
 
 
 def to_8bit(frame: np.ndarray) -> np.ndarray:
@@ -271,82 +274,149 @@ def ink_mask(gray: np.ndarray, paper: np.ndarray, share: float, floor: int) -> n
     return cv2.compare(gray, limit, cv2.CMP_LT)
 
 
-def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+def components(mask: np.ndarray, labelled: tuple[int, np.ndarray] | None = None,
+               ) -> tuple[int, np.ndarray, np.ndarray]:
     """8-connected components of a 0/255 mask: (count with the background, int32 labels, stats).
 
     `stats` has cv2.connectedComponentsWithStats's columns (x, y, w, h, area), the background's row (0)
     holding the whole mask's box, and one more, BOUNDARY: the shape's pixels with a 4-neighbour off
     it (2 x area / boundary is its mean stroke width). OpenCV's own stats cost half a millisecond on
     any 320x240 mask, even an empty one; labelling alone and one compiled pass for the rest cost a
-    fifth of that.
+    fifth of that. `labelled`: the mask's labelling, where it was made already (see without_shade).
     """
-    n, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+    n, labels = labelled or cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
     return n, labels, _box_stats(labels, n)
 
 
-def without_shade(mask: np.ndarray, dark: np.ndarray) -> np.ndarray:
-    """The mask less, within each shape that reaches the frame's border, the pixels under SHADE of the
-    darkness its darkest ink reaches (its darkest 1 %), unless pixels that dark lie on the border
-    themselves: a dark desk around the sheet, a marker stroke cut by the frame's edge.
+def without_shade(mask: np.ndarray, dark: np.ndarray, writing: float = 0.0,
+                  ) -> tuple[np.ndarray, tuple[int, np.ndarray] | None]:
+    """The mask less the shade in it: within each shape that reaches the frame's border, or that is
+    mostly faint, the pixels under SHADE of the darkness its darkest ink reaches (its darkest 1 %),
+    unless pixels that dark lie on the border themselves: a dark desk around the sheet, a marker
+    stroke cut by the frame's edge.
 
     A hard shadow, or the dark desk beyond the sheet, that touches a digit joins it at the low
     threshold and carries it to the border, where it is no longer taken for writing: one big digit
     held up to the camera with a hand's shadow across it is then not read at all. Ink is several
-    times darker than any shade next to it, so the join goes and the digit stands alone. Shapes clear
-    of the border are left whole: there the low threshold's faint pixels hold blurred strokes and
-    a word's letters together. (A digit under 1 % of a vast shade's area sets no limit: its shape
-    stays as it was.)
+    times darker than any shade next to it, so the join goes and the digit stands alone. A shadow
+    clear of the border that a digit's stroke crosses (something held over the sheet, the paper
+    estimate of a big digit wider than the shadow) is a shape with SHADE_MOST times more faint
+    pixels than ink: it goes the same way. Other shapes are left whole: there the low threshold's
+    faint pixels hold blurred strokes and a word's letters together, and they are a fringe along
+    the ink, not most of the shape. (A digit under 1 % of a vast shade's area sets no limit: its
+    shape stays as it was.) With the `writing`'s darkness (0-255) known, a shape reaching the border
+    whose ink stays under SHADE of it is shade through and through (a shadow's corner, no stroke in
+    it) and goes whole: beside a digit it would join it as a piece and carry it to the border.
+
+    Returns the mask and, where nothing was cut (the usual frame), its labelling (count, labels),
+    which `components` then takes instead of labelling the mask again.
     """
-    if not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
-        return mask  # nothing reaches the border: the usual frame costs no labelling
     n, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
-    return _drop_shade(labels, dark, n, SHADE)
+    if n <= 1:
+        return mask, (n, labels)
+    xy = cv2.findNonZero(mask).reshape(-1, 2)  # ink is a few % of a frame: its pixels are walked, not the frame's
+    xs, ys = xy[:, 0], xy[:, 1]
+    lab, dk = labels[ys, xs], dark[ys, xs]
+    H, W = mask.shape
+    ring = np.concatenate((labels[0], labels[H - 1], labels[:, 0], labels[:, W - 1]))
+    ring_dark = np.concatenate((dark[0], dark[H - 1], dark[:, 0], dark[:, W - 1]))
+    slot, limit, doubt = _shade_limits(lab, dk, ring, ring_dark, n, SHADE, SHADE_MOST, SHADE_AREA, SHADE * writing)
+    if doubt.any():  # mostly faint shapes clear of the border: blots, or blurred strokes?
+        dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)[ys, xs]
+        _keep_blots(labels, ys, xs, lab, dk, dist, slot, limit, doubt, BLOT)
+    if not (limit > 0).any():
+        return mask, (n, labels)  # no shade anywhere: the usual frame
+    at = slot[lab]
+    cut = (at >= 0) & (dk < limit[np.maximum(at, 0)])
+    if not cut.any():
+        return mask, (n, labels)
+    out = mask.copy()
+    out[ys[cut], xs[cut]] = 0
+    return out, None
 
 
 @jit
-def _drop_shade(labels, dark, n, share):  # pragma: no cover - compiled
-    """Per shape reaching the border: its ink's darkness is what the darkest 1 % of its pixels (and at
-    least 3) reach; pixels under `share` of it go, unless pixels at least `share` of it lie on the
-    border themselves."""
-    H, W = labels.shape
-    ring = np.concatenate((labels[0], labels[H - 1], labels[:, 0], labels[:, W - 1]))
-    ring_dark = np.concatenate((dark[0], dark[H - 1], dark[:, 0], dark[:, W - 1]))
-    slot = np.full(n, -1, np.int64)  # border shapes get a histogram each (few: most shapes are clear of it)
-    m = 0
+def _shade_limits(lab, dk, ring, ring_dark, n, share, most, least, faint):  # pragma: no cover - compiled
+    """Per shape (`lab`, `dk`: label and darkness of each ink pixel; `ring`, `ring_dark`: of the
+    frame's border pixels) reaching the border or of at least `least` pixels (its slot): its ink's
+    darkness is what the darkest 1 % of its pixels (and at least 3) reach, and its limit `share` of
+    it; a shape clear of the border keeps a limit only with `most` times as many pixels under it as
+    over it (and is in doubt, for _keep_blots); a shape reaching the border keeps it unless some of
+    its border pixels are that dark, and goes whole (limit 256) if its ink is under `faint`."""
+    area = np.zeros(n, np.int64)
+    for k in lab:
+        area[k] += 1
+    border = np.zeros(n, np.bool_)
     for k in ring:
-        if k > 0 and slot[k] < 0:
+        border[k] = True
+    slot = np.full(n, -1, np.int64)  # the shapes looked at get a histogram each (few: most are specks)
+    m = 0
+    for k in range(1, n):
+        if border[k] or area[k] >= least:
             slot[k] = m
             m += 1
     hist = np.zeros((m, 256), np.int64)
-    area = np.zeros(m, np.int64)
-    for y in range(H):
-        for x in range(W):
-            k = labels[y, x]
-            if k > 0 and slot[k] >= 0:
-                hist[slot[k], dark[y, x]] += 1
-                area[slot[k]] += 1
+    for i in range(lab.size):
+        j = slot[lab[i]]
+        if j >= 0:
+            hist[j, dk[i]] += 1
     limit = np.zeros(m, np.float64)
-    for j in range(m):
-        want = max(3, area[j] // 100)
+    doubt = np.zeros(m, np.bool_)
+    for k in range(1, n):
+        j = slot[k]
+        if j < 0:
+            continue
+        want = max(3, area[k] // 100)
         seen = 0
         for d in range(255, -1, -1):
             seen += hist[j, d]
             if seen >= want:
                 limit[j] = share * d
                 break
+        if border[k] and limit[j] < share * faint:
+            limit[j] = 256.0  # shade through and through
+        if not border[k]:
+            under = 0
+            for d in range(int(np.ceil(limit[j]))):
+                under += hist[j, d]
+            doubt[j] = under >= most * (area[k] - under)
+            if not doubt[j]:
+                limit[j] = 0.0  # clear of the border and not mostly faint: a blurred stroke, a word
     # Where the shape's dark part itself reaches the border (a dark desk around the sheet, a marker
     # stroke cut by the frame), there is no shade to part it from: the shape stays whole.
     for i in range(ring.size):
         k = ring[i]
-        if k > 0 and ring_dark[i] >= limit[slot[k]]:
+        if k > 0 and slot[k] >= 0 and ring_dark[i] >= limit[slot[k]] and limit[slot[k]] < 256.0:
             limit[slot[k]] = 0.0
-    out = np.zeros(labels.shape, np.uint8)
-    for y in range(H):
-        for x in range(W):
-            k = labels[y, x]
-            if k > 0 and (slot[k] < 0 or dark[y, x] >= limit[slot[k]]):
-                out[y, x] = 255
-    return out
+    return slot, limit, doubt
+
+
+@jit
+def _keep_blots(labels, ys, xs, lab, dk, dist, slot, limit, doubt, blot):  # pragma: no cover - compiled
+    """A shape in doubt keeps its limit (its faint pixels go) only if its faint part is a blot: some
+    faint pixel lies deeper inside the shape (`dist`, per ink pixel) than `blot` times its mean
+    stroke width (2 x area / edge pixels), as a shadow's inside does, while every part of a blurred
+    stroke, however faint, is about as wide as the stroke (and a blot of ink where a hairline's
+    strokes meet is dark)."""
+    H, W = labels.shape
+    m = limit.size
+    area, edge = np.zeros(m, np.int64), np.zeros(m, np.int64)
+    core = np.zeros(m, np.float64)
+    for i in range(lab.size):
+        k = lab[i]
+        j = slot[k]
+        if j < 0 or not doubt[j]:
+            continue
+        y, x = ys[i], xs[i]
+        area[j] += 1
+        if ((y > 0 and labels[y - 1, x] != k) or (y + 1 < H and labels[y + 1, x] != k)
+                or (x > 0 and labels[y, x - 1] != k) or (x + 1 < W and labels[y, x + 1] != k)):
+            edge[j] += 1
+        if dk[i] < limit[j]:
+            core[j] = max(core[j], dist[i])
+    for j in range(m):
+        if doubt[j] and core[j] <= blot * 2.0 * area[j] / max(edge[j], 1) + 1:
+            limit[j] = 0.0
 
 
 BOUNDARY = 5  # the column of `components`' stats that counts a shape's edge pixels
@@ -480,8 +550,8 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     # "Clearly ink" relative to the paper's own grain, not to black: a faint blue pen or a pencil out
     # of focus never reaches a third of black, yet stands well clear of the paper.
     sure = min(round(255 * strong), max(grain, round(255 * share)) + SURE_OVER_GRAIN)
-    mask = without_shade(mask, dark)
-    n, labels, stats = components(mask)
+    mask, labelled = without_shade(mask, dark)
+    n, labels, stats = components(mask, labelled)
     sh = _shapes(mask, dark, sure, n, labels, stats)
     ok = _writing(sh, gray.shape)
     if not ok.any():
@@ -574,8 +644,8 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
             look = replace(look, lines=cv2.countNonZero(lines) > 0)
     else:  # a sheet with no printed lines a few frames ago has none now
         lines = np.zeros_like(mask)
-    mask = without_shade(mask, dark)
-    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look)
+    mask, labelled = without_shade(mask, dark, 255 * scale.contrast if scale.found else 0.0)
+    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look, labelled)
 
 
 def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, float]:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.detect import Candidate, DetectConfig, darkness_map, detect, join
+from realtime.detect import Candidate, DetectConfig, _merge_pieces, darkness_map, detect, join
 from realtime.ink import darkness, paper_map, remove_lines, without_shade
 from realtime.measure.scene import MnistDigits, make_scene
 from realtime.pipeline import NOT_A_DIGIT, _numbered
@@ -175,6 +175,64 @@ def test_one_big_digit_with_a_shadow_reaching_the_border_is_read(mnist, reader, 
     assert by >= y0 - 10 and by + bh <= y0 + 390  # the shadow's length is not in the box
 
 
+@pytest.mark.parametrize("label", [3, 7])
+def test_one_big_digit_under_a_shadow_clear_of_the_border_is_read(mnist, reader, label):
+    """One digit held up close, written with a thin pen, under the soft shadow of something held over
+    the sheet that does not reach the frame's edge: with the paper estimate as wide as a big digit
+    needs, the shadow is "ink" and joins the digit into one blot. Its faint part is parted from the
+    ink, so the digit is read, with a box around its ink only."""
+    ink = mnist_digit(mnist, label)
+    g = cv2.resize(ink, (int(ink.shape[1] * 340 / ink.shape[0]), 340), interpolation=cv2.INTER_CUBIC)
+    g = cv2.erode(g, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (33, 33)))  # a thin pen's strokes
+    rows, cols = np.flatnonzero(g.max(1) > 0.1), np.flatnonzero(g.max(0) > 0.1)  # its ink
+    page = np.full((480, 640), 210, np.float32)
+    x0, y0 = 320 - g.shape[1] // 2, 70
+    page[y0 : y0 + 340, x0 : x0 + g.shape[1]] *= 1 - 0.8 * np.clip(g, 0, 1)
+    shadow = np.zeros((480, 640), np.float32)  # a wedge over the digit, narrower than the paper estimate
+    cv2.fillConvexPoly(shadow, np.array([[230, 160], [330, 120], [420, 300], [320, 340]], np.int32), 1.0)
+    page *= 1 - 0.3 * cv2.GaussianBlur(shadow, (0, 0), 3)
+    res = reader.read(np.clip(page, 0, 255).astype(np.uint8), still=True)
+    assert [d.digit for d in res.digits] == [label]
+    bx, by, bw, bh = res.digits[0].box
+    assert x0 + cols[0] - 8 <= bx and bx + bw <= x0 + cols[-1] + 8
+    assert y0 + rows[0] - 8 <= by and by + bh <= y0 + rows[-1] + 8
+
+
+@pytest.mark.parametrize("blot", [False, True])
+def test_a_blot_at_the_border_is_no_piece_of_a_digit_clear_of_it(blot):
+    """A short piece over a digit joins it (a 5's flag) even where it reaches the frame's border; a
+    blot there (a shadow's corner, fewer than a few stroke widths tall) does not: it would carry
+    the digit to the border, where it is not read."""
+    boxes = [[100, 100, 60, 100], [110, 75, 40, 20]]  # the digit, and above it the piece
+    members, edge = [[1], [2]], [False, True]
+    _merge_pieces(boxes, members, edge, 100.0, [False, blot])
+    assert (len(boxes) == 2) == blot
+    assert edge[0] is (not blot)
+
+
+def test_a_mostly_faint_blot_loses_its_shade_and_a_blurred_stroke_keeps_its_rim():
+    """Clear of the border: a wide shade with a stroke across it keeps the stroke only; a thin
+    stroke whose soft rim outnumbers its dark core (out of focus) stays whole; and with the
+    writing's darkness known, a shade at the border with no stroke in it goes."""
+    dark = np.zeros((80, 80), np.uint8)
+    dark[10:40, 10:40] = 70  # a shade ...
+    dark[24:27, 5:45] = 200  # ... a stroke across it
+    dark[50:75, 60:63] = 200  # a blurred stroke: a dark core with a wide faint rim
+    dark[50:75, 56:60] = 60
+    dark[50:75, 63:67] = 60
+    mask = np.where(dark > 0, 255, 0).astype(np.uint8)
+    out = without_shade(mask, dark)[0]
+    assert out[24:27, 5:45].all() and not out[10:22, 10:40].any() and not out[29:40, 10:40].any()
+    assert out[50:75, 56:67].all()
+    corner = np.zeros((80, 80), np.uint8)
+    corner[0:12, 0:20] = 60  # a shadow's corner at the border, no stroke in it
+    corner[30:60, 30:33] = 200
+    mask = np.where(corner > 0, 255, 0).astype(np.uint8)
+    assert np.array_equal(without_shade(mask, corner)[0], mask)  # the writing's darkness unknown: kept
+    out = without_shade(mask, corner, writing=200)[0]
+    assert not out[0:12, 0:20].any() and out[30:60, 30:33].all()
+
+
 def test_shade_is_parted_from_ink_at_the_border_and_a_dark_desk_is_not():
     dark = np.zeros((40, 40), np.uint8)
     dark[15:26, 15:26] = 200  # ink
@@ -182,14 +240,14 @@ def test_shade_is_parted_from_ink_at_the_border_and_a_dark_desk_is_not():
     dark[30:34, 30:36] = 200  # ink clear of the border, with a faint rim that stays
     dark[29, 30:36] = 40
     mask = np.where(dark > 0, 255, 0).astype(np.uint8)
-    out = without_shade(mask, dark)
+    out = without_shade(mask, dark)[0]
     assert not out[0:15].any() and out[15:26, 15:26].all()
     assert out[29:34, 30:36].all()
     desk = np.zeros((40, 40), np.uint8)
     desk[:, 0:6] = 220  # the desk beyond the sheet, darker than the stroke that touches it
     desk[18:21, 6:20] = 90
     mask = np.where(desk > 0, 255, 0).astype(np.uint8)
-    assert np.array_equal(without_shade(mask, desk), mask)
+    assert np.array_equal(without_shade(mask, desk)[0], mask)
 
 
 def test_a_broken_printed_line_goes_with_its_short_pieces_and_writing_beside_it_stays():
