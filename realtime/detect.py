@@ -164,12 +164,19 @@ def _typical_height(sh: _Shapes, min_h: float, cfg: DetectConfig) -> tuple[float
     return float(h[order][np.searchsorted(cum, TYPICAL_AT * cum[-1])]), len(idx)
 
 
-def _merge(sh: _Shapes, ref_h: float) -> None:
+def _merge(sh: _Shapes, ref_h: float, labels: np.ndarray) -> None:
     """Fold pieces into the digits they belong to (see _merge_pieces), keeping area and stroke."""
     before = [list(m) for m in sh.members]
     extra = [sh.area, sh.stroke]
     blots = [b[3] < WRITING_SHAPE * st for b, st in zip(sh.boxes, sh.stroke)]
-    _merge_pieces(sh.boxes, sh.members, sh.edge, ref_h, blots)
+    reach = int(0.25 * ref_h) + 1
+
+    def near(i: int, j: int) -> bool:  # shape j's pixels within a quarter of the writing's height of i's box
+        x, y, w, h = sh.boxes[i]
+        around = labels[max(0, y - reach) : y + h + reach, max(0, x - reach) : x + w + reach]
+        return bool(_members(around, sh.members[j]).any())
+
+    _merge_pieces(sh.boxes, sh.members, sh.edge, ref_h, blots, near)
     by_label = {m[0]: (a, s) for m, a, s in zip(before, *extra)}
     sh.area[:] = [sum(by_label[i][0] for i in m) for m in sh.members]
     sh.stroke[:] = [sum(by_label[i][0] * by_label[i][1] for i in m) / max(1, sum(by_label[i][0] for i in m))
@@ -190,7 +197,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         keep = sorted(range(len(sh.boxes)), key=lambda k: -sh.boxes[k][2] * sh.boxes[k][3])[: 2 * cfg.max_candidates]
         sh = _Shapes(*([lst[k] for k in keep] for lst in (sh.boxes, sh.members, sh.edge, sh.area, sh.stroke)))
     ref_h, _ = _typical_height(sh, min_h, cfg)
-    _merge(sh, ref_h)
+    _merge(sh, ref_h, labels)
     # again: the pieces of one blotchy digit are not "the digits around"
     ref_h, typical = _typical_height(sh, min_h, cfg)
     edges = _sheet_edges(ink.paper)
@@ -366,7 +373,7 @@ def _is_digit_like(cand: Candidate, cfg: DetectConfig, min_h: float) -> bool:
 
 
 def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[bool], ref_h: float,
-                  blots: list[bool] | None = None) -> None:
+                  blots: list[bool] | None = None, touching: Callable[[int, int], bool] | None = None) -> None:
     """Fold small pieces into the digit they belong to, in place.
 
     A piece (at least a fifth of a digit long: specks are not pieces) is merged into a larger shape
@@ -377,7 +384,9 @@ def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[b
     digit is too small beside it. A sliver may grow (a broken margin line's pieces join, and the
     whole is then too tall to be a "1"). Nor a blot (`blots`: fewer than WRITING_SHAPE stroke widths
     tall) that reaches the frame's border into a shape clear of it: that is a shadow's corner, and
-    it would carry the digit to the border, where it is not read.
+    it would carry the digit to the border, where it is not read. And a piece clear of the border
+    goes into a shape reaching it only where that shape's own pixels come near it (`touching`): the
+    sheet's edge, or a shadow's outline, bends around a digit that lies inside its box.
     """
     order = sorted(range(len(boxes)), key=lambda i: boxes[i][3])  # smallest first
     alive = [True] * len(boxes)
@@ -398,6 +407,8 @@ def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[b
         near = {j for b in range(int(x // band), int((x + w) // band) + 1) for j in hosts.get(b, ())}
         for j in near:
             if j == i or not alive[j] or (shade and not edge[j]):
+                continue
+            if edge[j] and not edge[i] and touching is not None and not touching(i, j):
                 continue
             X, Y, W, H = boxes[j]
             if H < h:

@@ -237,3 +237,15 @@ def test_a_big_digit_under_a_shadow_is_read(reader, digits):
         res = reader.read(sc.image, still=True)
         s, errors = score_frame(res, sc)
         assert s["read_right"] == s["digits"] == 1 and s["extra"] == 0, (s, errors)
+
+
+def test_a_digit_inside_the_box_of_the_sheets_edge_is_not_its_piece(reader, digits):
+    """Thick marker, seed 0, frame 29, and seed 3, frame 7: the shadow along the sheet's top and
+    right edges is one shape reaching the frame's border, its box around most of the sheet; a digit
+    inside that box was folded into it as its piece, and never read. A piece goes into a shape
+    reaching the border only where that shape's own pixels come near it (detect._merge_pieces)."""
+    for seed, k in ((0, 29), (3, 7)):
+        sc = list(wild_scenes("thick marker", k + 1, digits, seed=seed))[k]
+        res = reader.read(sc.image, still=True)
+        s, errors = score_frame(res, sc)
+        assert s["read_right"] == s["digits"] and s["extra"] == 0, (s, errors)
