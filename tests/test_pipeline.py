@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.detect import Candidate, DetectConfig, _merge_pieces, darkness_map, detect, join
+from realtime.detect import Candidate, DetectConfig, _merge_pieces, _on_a_step, darkness_map, detect, join
 from realtime.ink import darkness, paper_map, remove_lines, without_shade
 from realtime.measure.scene import MnistDigits, make_scene
 from realtime.pipeline import NOT_A_DIGIT, _numbered
@@ -208,6 +208,23 @@ def test_a_blot_at_the_border_is_no_piece_of_a_digit_clear_of_it(blot):
     _merge_pieces(boxes, members, edge, 100.0, [False, blot])
     assert (len(boxes) == 2) == blot
     assert edge[0] is (not blot)
+
+
+def test_the_dark_side_of_a_step_in_the_light_is_no_1_and_ink_along_it_is():
+    """A narrow shape along a step in the light (the sheet's edge, a hard shadow's) that is no darker
+    than the dark side is that side; a "1" written along the same edge is ink, far darker; and a
+    "1" on even paper has no step beside it."""
+    gray = np.full((100, 100), 200, np.uint8)
+    gray[:, 50:] = 110  # a shadow from x = 50 on
+    labels = np.zeros((100, 100), np.int32)
+    labels[20:80, 50:56] = 1  # the shadow's first columns, taken for a stroke (the paper estimate lags)
+    box = [50, 20, 6, 60]
+    assert _on_a_step(gray, labels, [1], box)
+    gray[20:80, 50:56] = 35  # ink written along the edge
+    assert not _on_a_step(gray, labels, [1], box)
+    even = np.full((100, 100), 200, np.uint8)
+    even[20:80, 50:56] = 110  # a faint "1" on even paper
+    assert not _on_a_step(even, labels, [1], box)
 
 
 def test_a_mostly_faint_blot_loses_its_shade_and_a_blurred_stroke_keeps_its_rim():

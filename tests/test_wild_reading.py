@@ -249,3 +249,15 @@ def test_a_digit_inside_the_box_of_the_sheets_edge_is_not_its_piece(reader, digi
         res = reader.read(sc.image, still=True)
         s, errors = score_frame(res, sc)
         assert s["read_right"] == s["digits"] and s["extra"] == 0, (s, errors)
+
+
+def test_the_edge_of_the_sheet_or_of_a_shadow_is_no_1(reader, digits):
+    """Seed 3: 640x480 frame 13, JPEG frame 19, 1920x1080 frame 56 showed 2, 3 and 3 extra boxes, "1"s
+    along the sheet's edge against the desk and along a hard shadow's edge: each the dark side of a
+    step in the light, no darker than that side. A narrow shape with a step beside it whose own
+    pixels are hardly darker than the dark side is not read (detect._on_a_step)."""
+    for condition, k in (("640x480 frame", 13), ("JPEG", 19), ("1920x1080 frame", 56)):
+        sc = list(wild_scenes(condition, k + 1, digits, seed=3))[k]
+        res = reader.read(sc.image, still=True)
+        s, errors = score_frame(res, sc)
+        assert s["read_right"] == s["digits"] and s["extra"] == 0, (condition, s, errors)
