@@ -40,7 +40,8 @@ MAX_PIECES = 64  # pieces cut out per frame at most (a grid's or a texture's can
 STEP_SLIVER = 0.35  # a shape narrower than this share of its height ...
 STEP = 0.8  # ... with the surface on one side darker than this share of the other's, and itself hardly
 #              darker than that side (over this share of it), is the edge of the sheet or of a shadow
-DESK = 0.25  # paper under a shape darker than this share of the frame's typical paper: the desk around the sheet
+DESK = 0.33  # paper under a shape darker than this share of the frame's typical paper (a hard shadow keeps a
+#              third of the light or more): the desk around the sheet
 
 __all__ = ["Candidate", "DetectConfig", "Detection", "darkness", "darkness_map", "detect", "join", "paper_map",
            "propose_cuts", "sheared_columns", "split_columns", "to_8bit", "to_gray"]
