@@ -33,6 +33,8 @@ import numpy as np
 
 from train.resample import jit
 
+Labelled = tuple  # a mask's components: (count, labels) or (count, labels, `components` stats)
+
 NOISE_SIGMAS = 5.0  # ink must be darker than the paper by this many standard deviations of the sensor noise
 NOISY = 0.15  # noise that strong (NOISE_SIGMAS of it, as a share of the paper's brightness) is smoothed first
 LAZY_SIDE = 960  # frames larger than this make their full-resolution ink image only when a crop needs it
@@ -54,6 +56,10 @@ MIN_LOW = 16  # no pixel less dark than this (of 255) is ink, however smooth the
 DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at which the relative ones apply as they are
 SHADE = 0.5  # in a shape reaching the border, what is under this share of its ink's darkness is shade ...
 SHADE_MOST = 1.0  # ... and in one clear of it with this many times more such pixels than darker ones
+BAND_DEEP = 1.5  # a shadow's band: its inside lies this many pen strokes from its edge ...
+BAND_SPAN = 0.4  # ... and runs across this share of the frame ...
+BAND_STRAIGHT = 8.0  # ... this many times longer than wide (the spread of its inside's pixels)
+BAND_INK = 0.5  # ink across the band is darker than it by this share of the writing's darkness at least
 SHADE_AREA = 64  # (shapes clear of the border smaller than this many pixels are left as they are)
 WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot ...
 BLOT = 0.8  # a shape with a part wider than this many of its mean stroke widths is a blot
@@ -96,7 +102,7 @@ class Ink:
     scale: Scale
     light_on_dark: bool
     look: Look | None = None  # the first look the scale and polarity come from
-    labelled: tuple[int, np.ndarray] | None = None  # the mask's components (count, labels), if at hand
+    labelled: Labelled | None = None  # the mask's components (count, labels[, box stats]), if at hand
 
 
 def to_8bit(frame: np.ndarray) -> np.ndarray:
@@ -274,7 +280,7 @@ def ink_mask(gray: np.ndarray, paper: np.ndarray, share: float, floor: int) -> n
     return cv2.compare(gray, limit, cv2.CMP_LT)
 
 
-def components(mask: np.ndarray, labelled: tuple[int, np.ndarray] | None = None,
+def components(mask: np.ndarray, labelled: Labelled | None = None,
                ) -> tuple[int, np.ndarray, np.ndarray]:
     """8-connected components of a 0/255 mask: (count with the background, int32 labels, stats).
 
@@ -282,8 +288,11 @@ def components(mask: np.ndarray, labelled: tuple[int, np.ndarray] | None = None,
     holding the whole mask's box, and one more, BOUNDARY: the shape's pixels with a 4-neighbour off
     it (2 x area / boundary is its mean stroke width). OpenCV's own stats cost half a millisecond on
     any 320x240 mask, even an empty one; labelling alone and one compiled pass for the rest cost a
-    fifth of that. `labelled`: the mask's labelling, where it was made already (see without_shade).
+    fifth of that. `labelled`: the mask's labelling (and stats), where they were made already (see
+    without_shade, without_bands).
     """
+    if labelled is not None and len(labelled) == 3:
+        return labelled
     n, labels = labelled or cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
     return n, labels, _box_stats(labels, n)
 
@@ -332,6 +341,70 @@ def without_shade(mask: np.ndarray, dark: np.ndarray, writing: float = 0.0,
         return mask, (n, labels)
     out = mask.copy()
     out[ys[cut], xs[cut]] = 0
+    return out, None
+
+
+def without_bands(mask: np.ndarray, dark: np.ndarray, labelled: Labelled | None, stroke: float,
+                  writing: float) -> tuple[np.ndarray, Labelled | None]:
+    """The mask less long straight bands of shade, save the writing across them.
+
+    A ruler's or an arm's hard shadow can be darker than pencil writing, so darkness alone does not
+    part it from the digits it crosses (without_shade): it joins them all into one shape that is no
+    digit. But it is a band: its inside, the pixels further than BAND_DEEP pen strokes (`stroke`, mask
+    pixels) from its edge, which no pen stroke has (nor a printed line: LINE_THICK), runs straight
+    across BAND_SPAN of the frame, BAND_STRAIGHT times longer than wide. Within such a band (its inside,
+    with the pieces of it on the same line where writing crossing it broke it, grown back to its edge),
+    what is not clearly darker than the band around it goes: ink written across it is darker by half
+    the `writing`'s darkness (0-255) at least. Returns the mask and its labelling as without_shade does.
+    """
+    if stroke <= 0:
+        return mask, labelled
+    span = BAND_SPAN * max(mask.shape)
+    n, labels = labelled[:2] if labelled else cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+    boxes = _box_stats(labels, n)
+    wide = np.flatnonzero(np.maximum(boxes[1:, 2], boxes[1:, 3]) >= span) + 1
+    if not wide.size:  # the usual frame: no shape crosses that much of it
+        return mask, (n, labels, boxes)
+    depth = max(BAND_DEEP * stroke, LINE_THICK * max(mask.shape))  # (a printed line is no band)
+    H, W = mask.shape  # (the box of those shapes and a pixel more: its edge is background, as in the mask)
+    x0, y0 = max(0, int(boxes[wide, 0].min()) - 1), max(0, int(boxes[wide, 1].min()) - 1)
+    x1 = min(W, int((boxes[wide, 0] + boxes[wide, 2]).max()) + 1)
+    y1 = min(H, int((boxes[wide, 1] + boxes[wide, 3]).max()) + 1)
+    sub = np.isin(labels[y0:y1, x0:x1], wide).view(np.uint8) * np.uint8(255)
+    deep = cv2.compare(cv2.distanceTransform(sub, cv2.DIST_L2, 3), depth, cv2.CMP_GT)
+    m, parts, stats, _ = cv2.connectedComponentsWithStats(deep, connectivity=8)
+    bands = []  # (centre, normal, offsets of its inside across it) of each long straight inside
+    for k in range(1, m):
+        if max(stats[k, 2], stats[k, 3]) < span:
+            continue
+        ys, xs = np.nonzero(parts == k)
+        pts = np.stack([xs + x0, ys + y0]).astype(np.float64)
+        spread, axes = np.linalg.eigh(np.cov(pts))
+        if spread[1] >= BAND_STRAIGHT**2 * max(spread[0], 1.0):  # straight, not a blotch or a dim patch
+            across = axes[:, 0] @ pts
+            bands.append((axes[:, 0], across.min(), across.max()))
+    if not bands:
+        return mask, (n, labels, boxes)
+    # The band's inside may be broken where writing crosses it, into pieces of other shapes: the deep
+    # pixels of the whole mask on its line go too.
+    dy, dx = np.nonzero(cv2.compare(cv2.distanceTransform(mask, cv2.DIST_L2, 3), depth, cv2.CMP_GT))
+    reach = int(np.ceil(depth)) + 1
+    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    out = mask.copy()
+    for normal, lo, hi in bands:
+        off = normal[0] * dx + normal[1] * dy
+        on = (off >= lo - 1) & (off <= hi + 1)
+        if not on.any():
+            continue
+        bx0, by0 = max(0, int(dx[on].min()) - 2 * reach), max(0, int(dy[on].min()) - 2 * reach)
+        bx1, by1 = min(W, int(dx[on].max()) + 2 * reach + 1), min(H, int(dy[on].max()) + 2 * reach + 1)
+        band = np.zeros((by1 - by0, bx1 - bx0), np.uint8)
+        band[dy[on] - by0, dx[on] - bx0] = 255
+        band = cv2.dilate(band, grow) > 0
+        here = dark[by0:by1, bx0:bx1]
+        level = cv2.medianBlur(here, min(255, 4 * reach + 1)).astype(np.float32)  # the band's own darkness, here
+        cut = band & (mask[by0:by1, bx0:bx1] > 0) & (here < level + BAND_INK * writing * (1 - level / 255))
+        out[by0:by1, bx0:bx1][cut] = 0
     return out, None
 
 
@@ -645,6 +718,8 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     else:  # a sheet with no printed lines a few frames ago has none now
         lines = np.zeros_like(mask)
     mask, labelled = without_shade(mask, dark, 255 * scale.contrast if scale.found else 0.0)
+    if scale.found:
+        mask, labelled = without_bands(mask, dark, labelled, scale.stroke / f, 255 * scale.contrast)
     return Ink(levels, level, paper, mask, lines, low, high, scale, light, look, labelled)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from realtime.detect import Candidate, DetectConfig, _merge_pieces, _on_a_step, darkness_map, detect, join
-from realtime.ink import darkness, paper_map, remove_lines, without_shade
+from realtime.ink import darkness, paper_map, remove_lines, without_bands, without_shade
 from realtime.measure.scene import MnistDigits, make_scene
 from realtime.pipeline import NOT_A_DIGIT, _numbered
 from realtime.score import match
@@ -225,6 +225,26 @@ def test_the_dark_side_of_a_step_in_the_light_is_no_1_and_ink_along_it_is():
     even = np.full((100, 100), 200, np.uint8)
     even[20:80, 50:56] = 110  # a faint "1" on even paper
     assert not _on_a_step(even, labels, [1], box)
+
+
+def test_a_straight_band_of_shade_goes_and_the_ink_across_it_and_a_blot_stay():
+    """A ruler's shadow: a straight band across the frame, darker than the pencil writing, with a
+    stroke written across it (darker still): the band goes, the stroke stays whole. A blotch as wide
+    but not long and straight stays: it is not a band."""
+    mask = np.zeros((240, 320), np.uint8)
+    dark = np.zeros((240, 320), np.uint8)
+    cv2.line(mask, (0, 20), (319, 220), 255, 30)  # the band, 30 px wide
+    dark[mask > 0] = 100
+    cv2.line(mask, (150, 60), (150, 180), 255, 3)  # a pencil stroke across it ...
+    dark[60:181, 149:152] = 60
+    cv2.line(dark, (150, 60), (150, 180), 160, 3)  # ... darker than the band where it crosses it
+    cv2.circle(mask, (60, 200), 20, 255, -1)  # a blotch
+    dark[(mask > 0) & (dark == 0)] = 100
+    out, _ = without_bands(mask, dark, None, stroke=3.0, writing=60.0)
+    assert not out[120, 200] and not out[60, 70]  # the band's inside
+    assert out[60:181, 150].all()  # the stroke, on the band and off it
+    assert out[200, 60] and out[185, 60]  # the blotch
+    assert np.array_equal(without_bands(mask, dark, None, stroke=0.0, writing=60.0)[0], mask)
 
 
 def test_a_mostly_faint_blot_loses_its_shade_and_a_blurred_stroke_keeps_its_rim():
