@@ -56,11 +56,11 @@ MIN_LOW = 16  # no pixel less dark than this (of 255) is ink, however smooth the
 DEFAULT_THRESHOLD = 0.32  # the user's threshold (DetectConfig.threshold) at which the relative ones apply as they are
 SHADE = 0.5  # in a shape reaching the border, what is under this share of its ink's darkness is shade ...
 SHADE_MOST = 1.0  # ... and in one clear of it with this many times more such pixels than darker ones
+SHADE_AREA = 64  # (shapes clear of the border smaller than this many pixels are left as they are)
 BAND_DEEP = 1.5  # a shadow's band: its inside lies this many pen strokes from its edge ...
 BAND_SPAN = 0.4  # ... and runs across this share of the frame ...
 BAND_STRAIGHT = 8.0  # ... this many times longer than wide (the spread of its inside's pixels)
 BAND_INK = 0.5  # ink across the band is darker than it by this share of the writing's darkness at least
-SHADE_AREA = 64  # (shapes clear of the border smaller than this many pixels are left as they are)
 WRITING_SHAPE = 3.0  # a shape at least this many stroke widths tall is drawn with a pen, not a blot or a dot ...
 BLOT = 0.8  # a shape with a part wider than this many of its mean stroke widths is a blot
 LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame ...
@@ -298,9 +298,9 @@ def components(mask: np.ndarray, labelled: Labelled | None = None,
 
 
 def without_shade(mask: np.ndarray, dark: np.ndarray, writing: float = 0.0,
-                  ) -> tuple[np.ndarray, tuple[int, np.ndarray] | None]:
+                  ) -> tuple[np.ndarray, Labelled | None]:
     """The mask less the shade in it: within each shape that reaches the frame's border, or that is
-    mostly faint, the pixels under SHADE of the darkness its darkest ink reaches (its darkest 1 %),
+    mostly faint and wide inside, the pixels under SHADE of the darkness its darkest ink reaches (its darkest 1 %),
     unless pixels that dark lie on the border themselves: a dark desk around the sheet, a marker
     stroke cut by the frame's edge.
 
@@ -373,7 +373,7 @@ def without_bands(mask: np.ndarray, dark: np.ndarray, labelled: Labelled | None,
     sub = np.isin(labels[y0:y1, x0:x1], wide).view(np.uint8) * np.uint8(255)
     deep = cv2.compare(cv2.distanceTransform(sub, cv2.DIST_L2, 3), depth, cv2.CMP_GT)
     m, parts, stats, _ = cv2.connectedComponentsWithStats(deep, connectivity=8)
-    bands = []  # (centre, normal, offsets of its inside across it) of each long straight inside
+    bands = []  # (normal, least and most offset of its inside across it) of each long straight inside
     for k in range(1, m):
         if max(stats[k, 2], stats[k, 3]) < span:
             continue
