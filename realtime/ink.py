@@ -360,8 +360,7 @@ def without_bands(mask: np.ndarray, dark: np.ndarray, labelled: Labelled | None,
     if stroke <= 0:
         return mask, labelled
     span = BAND_SPAN * max(mask.shape)
-    n, labels = labelled[:2] if labelled else cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
-    boxes = _box_stats(labels, n)
+    n, labels, boxes = components(mask, labelled)
     wide = np.flatnonzero(np.maximum(boxes[1:, 2], boxes[1:, 3]) >= span) + 1
     if not wide.size:  # the usual frame: no shape crosses that much of it
         return mask, (n, labels, boxes)
