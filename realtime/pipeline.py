@@ -43,6 +43,7 @@ LINE_SIZES = 1.6  # shapes of one line of print differ in height by less than th
 STAMP_DIGITS = 6  # a line of this many digits of one height on one baseline is a printed stamp ...
 STAMP_EVEN = 0.05  # ... one height and one baseline: within this share of the height ...
 STAMP_PIXELS = 2  # ... or this many pixels more, where its repeated digits are copies of one glyph:
+PRINTED_DIGITS = 3  # ... or this many, in a line with letters in it (see _lettered)
 SAME_GLYPH = 0.9  # ... the median correlation of the 28x28 images of its same-class digits (but 1s) this high
 JOIN_GAP = 0.25  # two shapes, one of them no sure digit, within this share of their joined height ...
 JOIN_WIDE = 1.3  # ... joined no wider than this for their height (one digit, not two side by side) ...
@@ -138,14 +139,14 @@ def _by_height(row: list[int], boxes: list[Box]) -> list[list[int]]:
 
 
 def _numbered(line: list[int], boxes: list[Box], conf: list[float], reads: list[tuple[np.ndarray, np.ndarray]],
-              not_a_digit: float) -> bool:
+              not_a_digit: float, least: int = STAMP_DIGITS) -> bool:
     """Whether a line holds STAMP_DIGITS or more digits of one height on one straight baseline: a
     printed date or number. Handwriting is never that even: within STAMP_EVEN of the height, or
     STAMP_PIXELS more where the line's repeated digits are copies of one glyph each, as type's are and
     no hand's (see _one_glyph): a stamp's digits a dozen pixels tall differ by a pixel in their boxes,
     and by two when it is tilted. `reads`: each shape's probabilities and 28x28 image."""
     digits = [k for k in line if conf[k] >= not_a_digit]
-    if len(digits) < STAMP_DIGITS:
+    if len(digits) < least:
         return False
     h = np.array([boxes[k][3] for k in digits], np.float64)
     x = np.array([boxes[k][0] + boxes[k][2] / 2 for k in digits], np.float64)
@@ -363,7 +364,9 @@ class Reader:
         the line has shapes) are in shapes that are no digits (one such shape counts the letters its
         width holds: bold print runs a word's letters together), set close together as type is (or
         PRINT_WORD with the smaller letters set among them: see _within), or a long row of digits all
-        of one height on one baseline (a date stamp). A heading's or a form's "No. 19715", a label's
+        of one height on one baseline (a date stamp), or PRINTED_DIGITS such digits in a line with
+        letters (a page's "Page 5 of 15", whose lower-case letters are too small to be shapes, so that
+        what is left of it stands too far apart to look set as type). A heading's or a form's "No. 19715", a label's
         "Amount 876" are in such lines, and read as digits they would be extra boxes; handwritten
         numbers with a stray mark or two, or a sum written with + and x, keep theirs."""
         conf = [float(batch.probs[i].max()) for i in chosen] + [0.0] * len(words)
@@ -380,7 +383,8 @@ class Reader:
                     worded = (len(band) >= PRINT_WORD and _lettered(band, boxes, conf, self.not_a_digit)
                               and _typeset(band, boxes))
                 if (word or (lettered and _typeset(line, boxes)) or worded
-                        or _numbered(line, boxes, conf, reads, self.not_a_digit)):
+                        or _numbered(line, boxes, conf, reads, self.not_a_digit)
+                        or (lettered and _numbered(line, boxes, conf, reads, self.not_a_digit, PRINTED_DIGITS))):
                     drop.update(line)
         batch.dropped += [boxes[k] for k in sorted(drop) if k < len(chosen)]
         return [i for k, i in enumerate(chosen) if k not in drop]

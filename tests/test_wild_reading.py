@@ -225,6 +225,21 @@ def test_a_printed_word_run_into_one_shape_counts_its_letters(reader, digits):
     assert s["read_right"] == s["digits"] == 2, (s, errors)
 
 
+def test_a_printed_line_with_letters_and_a_few_even_digits_is_print(reader, digits):
+    """Printed text, seed 0, frame 9: "Page 5 of 15" beside handwriting. Its lower-case letters are
+    under a third of the writing's height and never become shapes, so the line's shapes stood too far
+    apart to be set as type, and "5", "1", "5" (and "g" as a 9) were read. A line with letters in it
+    whose digits, three or more, share one height and one baseline (pipeline._numbered with
+    PRINTED_DIGITS) is print; the handwritten digits of the frame are all read."""
+    sc = list(wild_scenes("printed text and a date stamp", 10, digits, seed=0))[9]
+    res = reader.read(sc.image, still=True)
+    in_line = [(d.symbol, d.box) for d in res.digits
+               if 340 <= d.box[0] + d.box[2] / 2 <= 500 and 375 <= d.box[1] + d.box[3] / 2 <= 400]
+    assert in_line == [], in_line
+    s, errors = score_frame(res, sc)
+    assert s["read_right"] == s["digits"] == 8, (s, errors)
+
+
 def test_a_big_digit_under_a_shadow_is_read(reader, digits):
     """One digit 50-95 % of the height, seed 0, frames 81 and 109: the soft shadow of something held
     over the sheet lies across the digit, clear of the frame's border, and is narrower than the paper
