@@ -140,23 +140,36 @@ def _by_height(row: list[int], boxes: list[Box]) -> list[list[int]]:
 
 def _numbered(line: list[int], boxes: list[Box], conf: list[float], reads: list[tuple[np.ndarray, np.ndarray]],
               not_a_digit: float, least: int = STAMP_DIGITS) -> bool:
-    """Whether a line holds STAMP_DIGITS or more digits of one height on one straight baseline: a
-    printed date or number. Handwriting is never that even: within STAMP_EVEN of the height, or
+    """Whether a line holds `least` (STAMP_DIGITS) or more digits of one height on one straight
+    baseline: a printed date or number. Handwriting is never that even: within STAMP_EVEN of the height, or
     STAMP_PIXELS more where the line's repeated digits are copies of one glyph each, as type's are and
     no hand's (see _one_glyph): a stamp's digits a dozen pixels tall differ by a pixel in their boxes,
     and by two when it is tilted. `reads`: each shape's probabilities and 28x28 image."""
     digits = [k for k in line if conf[k] >= not_a_digit]
     if len(digits) < least:
         return False
+    if _even(digits, boxes, 0):
+        return True
+    # Type's copies of one glyph: a pixel or two of leeway, and one digit may be off (a stamp's
+    # faded or smudged one); the rest are still at least `least`.
+    if len(digits) > least:
+        h = np.array([boxes[k][3] for k in digits], np.float64)
+        odd = int(np.abs(h - np.median(h)).argmax())
+        kept = digits[:odd] + digits[odd + 1:]
+    else:
+        kept = digits
+    return bool(_even(kept, boxes, STAMP_PIXELS)
+                and _one_glyph([int(reads[k][0].argmax()) for k in kept], [reads[k][1] for k in kept]))
+
+
+def _even(digits: list[int], boxes: list[Box], pixels: int) -> bool:
+    """Whether the boxes are of one height and on one straight baseline: within STAMP_EVEN of the
+    height, and `pixels` more."""
     h = np.array([boxes[k][3] for k in digits], np.float64)
     x = np.array([boxes[k][0] + boxes[k][2] / 2 for k in digits], np.float64)
     bottom = np.array([boxes[k][1] + boxes[k][3] for k in digits], np.float64)
     off = np.abs(bottom - np.polyval(np.polyfit(x, bottom, 1), x)).max()
-    even_h, even_off = (1 + STAMP_EVEN) * h.min(), STAMP_EVEN * np.median(h)
-    if h.max() <= even_h and off <= even_off:
-        return True
-    return (h.max() <= even_h + STAMP_PIXELS and off <= even_off + STAMP_PIXELS
-            and _one_glyph([int(reads[k][0].argmax()) for k in digits], [reads[k][1] for k in digits]))
+    return bool(h.max() <= (1 + STAMP_EVEN) * h.min() + pixels and off <= STAMP_EVEN * np.median(h) + pixels)
 
 
 def _one_glyph(classes: list[int], images: list[np.ndarray]) -> bool:
