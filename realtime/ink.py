@@ -68,6 +68,9 @@ LINE_PIECE = 0.2  # ... or, where it is broken, GRID_PIECES straight pieces of o
 GRID_PIECES = 5  # and are GRID_WRITING times as long as the writing is tall
 GRID_WRITING = 1.5
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees) ...
+MAX_TILT = 0.6  # ... or, on a sheet held at an angle, this much (31 degrees): the frame is turned level first,
+LINE_THIN = 4.0  # the slope is measured on shapes crossing LINE_SPAN this many times longer than wide (digits on them)
+CROSSING = 15  # a line of one way crossing a line of the other is at most this many pixels thick
 LINE_THICK = 0.01  # ... and is no thicker than this share of the frame (and a few pixels): a shadow's band is
 SHEET_EDGE = 0.6  # a line with one side darker than this share of the other is the sheet's edge
 FAINT_LINE = 0.6  # a printed line this much fainter than the writing tells ink on it by its darkness
@@ -817,13 +820,31 @@ def remove_lines(mask: np.ndarray, gray: np.ndarray, dark: np.ndarray, writing: 
     """
     lines = np.zeros_like(mask)
     out = mask
+    tilts, slope = _tilts(mask), 0.0
     for transpose in (False, True):
         turn = cv2.transpose if transpose else (lambda a: a)
         m = turn(out)
-        found = _line_pixels(m, turn(gray), writing)
-        if found is None:
-            continue
-        removed = cv2.subtract(found, _writing_on_lines(m, found, turn(dark), ink))
+        # A sheet turned by some angle turns its columns by as much: transposed, they rise as much
+        # the other way. (A ruled sheet's margin line, joined to every line it crosses, shows no
+        # slope of its own.)
+        slope = tilts[transpose] or -slope
+        if slope:  # a sheet held at an angle: its lines are looked for on the mask turned level
+            rot, back, size = _levelling(m.shape, slope)
+            level = [cv2.warpAffine(a, rot, size, flags=cv2.INTER_NEAREST) for a in (m, turn(lines), turn(gray),
+                                                                                    turn(dark))]
+            level = [_crossings(level[0], level[1]), *level[2:]]
+            rim = cv2.warpAffine(_rim(m.shape), rot, size, flags=cv2.INTER_NEAREST)
+            found = _line_pixels(level[0], level[1], writing, rim, crossed=lines.any())
+            if found is None:
+                continue
+            found = cv2.subtract(found, _writing_on_lines(level[0], found, level[2], ink))
+            found = cv2.warpAffine(found, back, (m.shape[1], m.shape[0]), flags=cv2.INTER_NEAREST)
+            removed = cv2.bitwise_and(cv2.dilate(found, np.ones((3, 3), np.uint8)), m)
+        else:
+            found = _line_pixels(m, turn(gray), writing, crossed=lines.any())
+            if found is None:
+                continue
+            removed = cv2.subtract(found, _writing_on_lines(m, found, turn(dark), ink))
         if transpose:
             removed = cv2.transpose(removed)
         out = cv2.subtract(out, removed)
@@ -831,8 +852,93 @@ def remove_lines(mask: np.ndarray, gray: np.ndarray, dark: np.ndarray, writing: 
     return out, lines
 
 
-def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0) -> np.ndarray | None:
-    """Pixels of near-horizontal lines crossing LINE_SPAN of the mask's width, or None.
+def _crossings(mask: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """The mask with the pixels of lines `taken` out of it put back where they cross a line of this
+    way (the mask runs on at both sides within CROSSING pixels): a ruled sheet's margin line would
+    be left in pieces, too short to be found, one at each line it crosses."""
+    if not taken.any():
+        return mask
+    across = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, CROSSING), np.uint8))
+    return cv2.bitwise_or(mask, cv2.bitwise_and(across, taken))
+
+
+def _tilts(mask: np.ndarray) -> tuple[float, float]:
+    """The slopes of the shapes crossing LINE_SPAN of the mask's width (dy/dx) and of those crossing
+    that much of its height (dx/dy), where they rise by more than LINE_TILT: the printed lines of a
+    sheet held at an angle (with the digits written on them joined to them). 0 where there are none,
+    or they lie level enough to be found as they are. One labelling for both."""
+    H, W = mask.shape
+    if W < 16 or H < 16:
+        return 0.0, 0.0
+    # No shape can cross that much of the width where the columns holding ink do not (nor the height).
+    wide = _longest_run(cv2.reduce(mask, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()) >= LINE_SPAN * W
+    tall = _longest_run(cv2.reduce(mask, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()) >= LINE_SPAN * H
+    if not (wide or tall):
+        return 0.0, 0.0
+    n, labels, stats = components(mask)
+    thin = 2.0 * stats[:, 4] <= (LINE_THICK * max(W, H) + 6) * np.maximum(stats[:, BOUNDARY], 1)  # (a blot is not)
+    thin[0] = False
+    out = []
+    for side, span, across in ((cv2.CC_STAT_WIDTH, W, False), (cv2.CC_STAT_HEIGHT, H, True)):
+        long = np.flatnonzero(thin & (stats[:, side] >= LINE_SPAN * span))
+        slopes = [slope for slope, ratio in (_axis(labels, i, stats[i], across) for i in long) if ratio >= LINE_THIN]
+        slope = float(np.median(slopes)) if slopes else 0.0  # (a grid's lines, joined into one mesh, have none)
+        out.append(slope if LINE_TILT / 2 < abs(slope) <= MAX_TILT else 0.0)
+    return out[0], out[1]
+
+
+def _axis(labels: np.ndarray, i: int, stat: np.ndarray, across: bool = False) -> tuple[float, float]:
+    """Component `i`'s main axis (slope dy/dx, or dx/dy `across`) and how many times longer than wide
+    it is (the ratio of the spreads of its pixels along and across that axis)."""
+    x, y, w, h = (int(v) for v in stat[:4])
+    m = cv2.moments((labels[y : y + h, x : x + w] == i).view(np.uint8), binaryImage=True)
+    if m["m00"] <= 0:
+        return 0.0, 0.0
+    a, b, c = m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"]
+    if across:
+        a, b = b, a
+    root = np.sqrt(((a - b) / 2) ** 2 + c * c)
+    along, across = (a + b) / 2 + root, max((a + b) / 2 - root, 1e-6)
+    theta = 0.5 * np.arctan2(2 * c, a - b)
+    return float(np.tan(theta)), float(np.sqrt(along / across))
+
+
+@jit
+def _longest_run(values):  # pragma: no cover - compiled
+    best = run = 0
+    for v in values:
+        run = run + 1 if v else 0
+        best = max(best, run)
+    return best
+
+
+def _levelling(shape: tuple[int, int], slope: float) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The rotation that turns lines of `slope` level (onto a canvas large enough to hold the whole
+    image), its inverse, and the canvas size (w, h)."""
+    H, W = shape
+    angle = float(np.degrees(np.arctan(slope)))
+    rot = cv2.getRotationMatrix2D((W / 2, H / 2), angle, 1.0)
+    c, s = abs(rot[0, 0]), abs(rot[0, 1])
+    w, h = int(np.ceil(H * s + W * c)), int(np.ceil(H * c + W * s))
+    rot[0, 2] += w / 2 - W / 2
+    rot[1, 2] += h / 2 - H / 2
+    return rot, cv2.invertAffineTransform(rot), (w, h)
+
+
+def _rim(shape: tuple[int, int]) -> np.ndarray:
+    """The frame's outermost three pixels all round (where a printed line running out of it ends)."""
+    rim = np.full(shape, 255, np.uint8)
+    rim[3:-3, 3:-3] = 0
+    return rim
+
+
+def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0, rim: np.ndarray | None = None,
+                 crossed: bool = False) -> np.ndarray | None:
+    """Pixels of near-horizontal lines crossing LINE_SPAN of the mask's width, or None. `rim`: where
+    the frame's border lies, when the mask is the frame turned level (see remove_lines); else its own.
+    `crossed`: printed lines across these were found already; then one long line alone is printed
+    too (a ruled sheet's margin line, ending where the sheet does), and so is a piece of one running
+    out of the frame (the margin line, faint, broken into pieces).
 
     Runs along a tilted line are short steps; dilating the mask by a pixel up and down first makes the
     steps overlap, and a short opening along the rows then keeps only what is line-like locally. Of
@@ -875,7 +981,11 @@ def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0) -> np
         lw, lt, lx = w[long].astype(np.float64), thick[long], x[long]
         alike = ((np.abs(lw[None, :] - lw[:, None]) <= 0.25 * lw[:, None])  # (a few hundred at most)
                  & (np.abs(lt[None, :] - lt[:, None]) <= 0.5 * lt[:, None] + 1))
-        border, family = (lx <= 2) | (lx + lw >= W - 2), alike.sum(1) >= 3
+        if rim is None:
+            border = (lx <= 2) | (lx + lw >= W - 2)
+        else:
+            border = np.isin(np.array(long), labels[rim > 0])
+        family = (alike.sum(1) >= 3) | crossed
         chosen[np.array(long)[border | family]] = True
         for i in long:
             if not chosen[i] and _sheet_edge(gray, labels, i, stats[i], thick[i]):
@@ -885,6 +995,10 @@ def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0) -> np
         pt = thick[pieces]
         same = np.searchsorted(t, pt + 0.5 * pt + 1, "right") - np.searchsorted(t, pt - 0.5 * pt - 1, "left")
         chosen[np.array(pieces)[same >= GRID_PIECES]] = True
+        if crossed:  # a faint margin line, broken: its piece that runs out of the frame
+            p = np.array(pieces)
+            out = (x[p] <= 2) | (x[p] + w[p] >= W - 2) if rim is None else np.isin(p, labels[rim > 0])
+            chosen[p[out]] = True
     if not chosen.any():
         return None
     flat = (h <= LINE_TILT * w + 3 * thick + 4) & ~chosen

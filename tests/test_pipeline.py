@@ -322,6 +322,22 @@ def test_a_long_wavy_margin_line_does_not_set_the_writings_size(mnist, reader, b
     assert [d.digit for d in res.digits] == [5, 8, 3]
 
 
+@pytest.mark.parametrize("degrees", [12, -15, 20])
+def test_a_ruled_sheet_held_at_an_angle_loses_its_lines_and_keeps_its_digits(mnist, reader, degrees):
+    """Digits written across a ruled sheet's lines, the sheet turned 12-20 degrees in the frame: the
+    lines rise more than a level line's tolerance (LINE_TILT), were not found, and joined the digits
+    into shapes that read as 1s or nothing. The lines' slope is measured (ink._tilt) and they are
+    looked for on the mask turned level: the number is read."""
+    page = paper_with([mnist_digit(mnist, c) for c in (2, 0, 2, 6)], size=(1000, 800))
+    page = np.roll(page, (160, 180), (0, 1))
+    for y in range(20, 800, 36):
+        cv2.line(page, (0, y), (999, y), 110, 2, cv2.LINE_AA)
+    turn = cv2.getRotationMatrix2D((500, 400), degrees, 1.0)
+    frame = cv2.warpAffine(page, turn, (1000, 800), flags=cv2.INTER_LINEAR)[160:640, 180:820]
+    res = reader.read(frame, still=True)
+    assert res.lines == ["2026"], [(d.symbol, d.box) for d in res.digits]
+
+
 @pytest.mark.parametrize("text", ["Meter reading No. 19625", "Invoice 2023/245"])
 def test_a_line_of_print_beside_the_digits_is_not_read(mnist, reader, text):
     """A printed line whose letters stand a few pixels apart, above handwritten digits: one by one

@@ -31,6 +31,7 @@ FLOORS = {
     "squared paper": (0.88, 0.78, 0.40),
     "printed text and a date stamp": (0.90, 0.85, 0.35),
     "dim light": (0.68, 0.32, 0.30),
+    "sheet held at an angle": (0.88, 0.72, 0.15),
     "blur": (0.62, 0.62, 0.10),
     "Semeion-style one-digit photos": (0.93, 0.70, 0.15),  # its flagged 1s, stretched, read as 7s
 }

@@ -2,7 +2,7 @@
 
     python -m realtime.measure.accuracy --photos ../shared/data/photos     # labelled camera photos
     python -m realtime.measure.accuracy --scenes 300                       # generated scenes (needs MNIST)
-    python -m realtime.measure.accuracy --photos ../shared/data/photos --conditions   # + blur, noise, dim light...
+    python -m realtime.measure.accuracy --photos ../shared/data/photos --conditions   # + blur, noise, dim, turned...
     python -m realtime.measure.accuracy --wild                             # generated photos, per condition
 
 All run the real Reader, frame by frame, and match its boxes to the truth: a box matches a true digit
@@ -57,9 +57,34 @@ def _light_falling(image: np.ndarray) -> np.ndarray:
     return (image * ramp).astype(np.uint8)
 
 
+DESK = (90, 90, 90)  # what a turned sheet's corners uncover
+
+
+def _turned(degrees: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The photo turned `degrees` anticlockwise on a canvas large enough to hold all of it (a sheet
+    held at an angle, the desk showing around it), and the 2x3 matrix that maps its pixels there."""
+    def turn(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, w = image.shape[:2]
+        view = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+        c, s = abs(view[0, 0]), abs(view[0, 1])
+        size = (int(np.ceil(h * s + w * c)), int(np.ceil(h * c + w * s)))
+        view[:, 2] += (size[0] / 2 - w / 2, size[1] / 2 - h / 2)
+        return cv2.warpAffine(image, view, size, flags=cv2.INTER_LINEAR, borderValue=DESK), view
+    return turn
+
+
+def _box_through(box: tuple[float, float, float, float], view: np.ndarray) -> tuple[int, int, int, int]:
+    """The box around `box`'s corners mapped through the 2x3 matrix `view`."""
+    x, y, w, h = box
+    p = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], np.float64) @ view[:, :2].T + view[:, 2]
+    (x0, y0), (x1, y1) = p.min(0), p.max(0)
+    return int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))
+
+
 # Capture conditions the photos were not taken in, applied to each photo after it is reduced to
-# webcam size: (long side in px, change to the image).
-CONDITIONS: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]] = {
+# webcam size: (long side in px, change to the image). A change that moves the digits returns the
+# image and the 2x3 matrix that maps the reduced photo onto it.
+CONDITIONS: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray | tuple[np.ndarray, np.ndarray]]]] = {
     "as photographed": (WEBCAM_LONG_SIDE, lambda im: im),
     "640 px (a VGA webcam)": (640, lambda im: im),
     "out of focus (blur 1.5 px)": (WEBCAM_LONG_SIDE, lambda im: cv2.GaussianBlur(im, (0, 0), 1.5)),
@@ -70,6 +95,10 @@ CONDITIONS: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]] = {
     "sensor noise (sigma 12)": (WEBCAM_LONG_SIDE, lambda im: _noise(im, 12)),
     "dim + noise (sigma 8)": (WEBCAM_LONG_SIDE, lambda im: _noise(_dim(im), 8)),
     "heavy noise (sigma 20)": (WEBCAM_LONG_SIDE, lambda im: _noise(im, 20)),
+    "sheet turned 10 degrees": (WEBCAM_LONG_SIDE, _turned(10)),
+    "sheet turned -10 degrees": (WEBCAM_LONG_SIDE, _turned(-10)),
+    "sheet turned 20 degrees": (WEBCAM_LONG_SIDE, _turned(20)),
+    "sheet turned -20 degrees": (WEBCAM_LONG_SIDE, _turned(-20)),
 }
 
 
@@ -90,17 +119,21 @@ def score_photos(reader: Reader, folder: Path, naive=None, condition: str = "as 
             raise OSError(f"cannot read {folder / name}")
         small, s = webcam_size(image, long_side)
         small = change(small)
+        small, view = small if isinstance(small, tuple) else (small, None)
         if naive is None:
             res = reader.read(small, still=True)
             found, symbols, lines = [d.box for d in res.digits], [d.symbol for d in res.digits], res.lines
         else:
             read = naive.read(small)
             found, symbols, lines = [b for b, _ in read], [str(d) for _, d in read], []
-        boxes = [tuple(int(round(v / s)) for v in b) for b in found]
+        truth = [tuple(b) for b in lab["boxes"]]
+        if view is None:  # boxes compared in the photo's own pixels
+            boxes = [tuple(int(round(v / s)) for v in b) for b in found]
+        else:  # ... or in the changed image's, the labelled boxes (rough anyway) mapped there
+            boxes, truth = found, [_box_through(tuple(v * s for v in b), view) for b in truth]
         one = Score()
         for sc in (score, one):
-            sc.add(name, boxes, symbols, [tuple(b) for b in lab["boxes"]], [int(c) for c in lab["digits"]], lines,
-                   lab["rows"])
+            sc.add(name, boxes, symbols, truth, [int(c) for c in lab["digits"]], lines, lab["rows"])
         per[name] = {**one.summary(), "read": lines, "truth": lab["rows"]}
     return score, per
 

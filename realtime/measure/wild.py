@@ -761,6 +761,7 @@ class Camera:
     sharpen: float = 0.4  # chance of a phone's sharpening
     jpeg: tuple[int, int] = (60, 95)
     jpeg_chance: float = 0.75
+    turn: tuple[float, float] = (0.0, 0.0)  # the sheet held turned by this many degrees, either way
     shade: Shade | None = None  # a further factor on the light, given where the digits are (hard shadows)
     imprint: Imprint | None = None  # something the camera writes on the frame (a date stamp)
 
@@ -769,7 +770,7 @@ class Camera:
         h, w = page.image.shape[:2]
         edge = bool(rng.random() < self.edge)
         view, curl, truth = self._aim(rng, page, edge)
-        frame, sheet = _warp(page.image, view, curl, need_sheet=edge)
+        frame, sheet = _warp(page.image, view, curl, need_sheet=edge or self.turn[1] > 0)
         if sheet is not None:
             frame += desk(rng, w, h) * (1 - sheet)[..., None]
         frame = self._expose(rng, frame, truth)
@@ -785,9 +786,12 @@ class Camera:
     def _aim(self, rng: np.random.Generator, page: Page, edge: bool) -> tuple[np.ndarray, np.ndarray, list[Truth]]:
         """A view and curl that keep every digit inside the frame (tried a few times, tilting less)."""
         h, w = page.image.shape[:2]
+        spin = np.eye(3)
+        if self.turn[1] > 0:  # (no draw otherwise: the other conditions' frames stay as they were)
+            spin[:2] = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(*self.turn) * rng.choice([-1, 1]), 1.0)
         for attempt in range(8):
             strength = self.tilt * (1 - attempt / 8)
-            view = page.random_view(rng, strength) @ _framing(rng, w, h, edge, strength)
+            view = page.random_view(rng, strength) @ _framing(rng, w, h, edge, strength) @ spin
             curl = np.stack([_smooth_field(rng, w // 8 + 1, h // 8 + 1, (3, 2)) for _ in range(2)], -1)
             curl *= rng.uniform(*self.curl) * h / 480 / 2
             truth = [Truth(box_around(_forward(pts, view, curl, w, h)), t.digit)
@@ -996,6 +1000,16 @@ def _printed_text(rng: np.random.Generator, pool: UnusedDigits) -> Scene:
     return Camera(imprint=None if stamped else date_imprint).shoot(rng, page)
 
 
+def _turned(rng: np.random.Generator, pool: UnusedDigits) -> Scene:
+    """A sheet held turned 8-25 degrees, the desk showing at its corners; ruled half the time, so
+    that its lines, crossing the digits, rise far more than a level sheet's."""
+    writing = (0.08, 0.15)
+    paper = white_paper
+    if rng.random() < 0.5:
+        paper = lambda r, w, h: ruled_paper(r, w, h, sum(writing) / 2)  # noqa: E731
+    return _sheet(rng, pool, Camera(turn=(8.0, 25.0)), n=int(rng.integers(2, 9)), digit_height=writing, paper=paper)
+
+
 def _blur(rng: np.random.Generator, pool: UnusedDigits) -> Scene:
     r = rng.random()
     defocus, motion = ((1.5, 3.0), 0.0) if r < 0.6 else ((0.35, 1.0), 1.0) if r < 0.8 else ((1.5, 3.0), 1.0)
@@ -1110,6 +1124,7 @@ _RECIPES: dict[str, Recipe] = {
     "dim light": lambda rng, pool: _sheet(rng, pool, Camera(level=(40, 70), read_noise=(3, 6), shot_noise=(0.3, 1.2),
                                                             cast=0.1, sharpen=0.0)),
     "hard shadows": lambda rng, pool: _sheet(rng, pool, Camera(soft_shadow=0.0, shade=hard_shadow)),
+    "sheet held at an angle": _turned,
     "blur": _blur,
     "JPEG": lambda rng, pool: _sheet(rng, pool, Camera(jpeg=(15, 35), jpeg_chance=1.0)),
     "light on dark board": lambda rng, pool: _sheet(rng, pool, Camera(edge=0.0, level=(35, 75)), paper=board,
