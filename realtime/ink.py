@@ -21,7 +21,8 @@ than most of the frame.
 
 Printed lines (ruled, squared or dotted paper) are found as straight thin runs that cross a large part
 of the frame, and taken out of the ink, except where a stroke crosses them: there the ink is taller
-(or wider) than the line, and stays.
+(or wider) than the line, and stays. On a sheet held at an angle (up to 31 degrees) the lines' slope
+is measured first and they are looked for on the mask turned level.
 """
 
 from __future__ import annotations
@@ -68,13 +69,13 @@ LINE_PIECE = 0.2  # ... or, where it is broken, GRID_PIECES straight pieces of o
 GRID_PIECES = 5  # and are GRID_WRITING times as long as the writing is tall
 GRID_WRITING = 1.5
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees) ...
-MAX_TILT = 0.6  # ... or, on a sheet held at an angle, this much (31 degrees): the frame is turned level first,
-LINE_THIN = 4.0  # the slope is measured on shapes crossing LINE_SPAN this many times longer than wide (digits on them)
-CROSSING = 15  # a line of one way crossing a line of the other is at most this many pixels thick
 LINE_THICK = 0.01  # ... and is no thicker than this share of the frame (and a few pixels): a shadow's band is
 SHEET_EDGE = 0.6  # a line with one side darker than this share of the other is the sheet's edge
 FAINT_LINE = 0.6  # a printed line this much fainter than the writing tells ink on it by its darkness
 LINE_BEND = 0.02  # a broken line's piece lies on its extension within this much per pixel along it
+MAX_TILT = 0.6  # a sheet held at an angle: its lines, rising up to this much (31 degrees), are found level ...
+LINE_THIN = 4.0  # ... their slope measured on shapes crossing LINE_SPAN, this many times longer than wide
+CROSSING = 15  # a line of one way crossing a line of the other is at most this many pixels thick
 LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame, and
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
 LIGHT_MORE = 10.0  # ... or it is brighter than 95 % of the frame and this many times as much as the dark writing
