@@ -43,6 +43,7 @@ LINE_SIZES = 1.6  # shapes of one line of print differ in height by less than th
 STAMP_DIGITS = 6  # a line of this many digits of one height on one baseline is a printed stamp ...
 STAMP_EVEN = 0.05  # ... one height and one baseline: within this share of the height ...
 STAMP_PIXELS = 2  # ... or this many pixels more, where its repeated digits are copies of one glyph:
+FLAT_WORD = 4.0  # a word of print whose small letters are in it is this many times wider than tall
 PRINTED_DIGITS = 3  # ... or this many, in a line with letters in it (see _lettered)
 SAME_GLYPH = 0.9  # ... the median correlation of the 28x28 images of its same-class digits (but 1s) this high
 JOIN_GAP = 0.25  # two shapes, one of them no sure digit, within this share of their joined height ...
@@ -209,6 +210,23 @@ def _within(row: list[int], line: list[int], boxes: list[Box]) -> list[int]:
     inside = [k for k in row if x0 <= boxes[k][0] + boxes[k][2] / 2 <= x1
               and y0 <= boxes[k][1] + boxes[k][3] / 2 <= y1 and boxes[k][3] <= LINE_SIZES * tallest]
     return sorted(set(inside) | set(line), key=lambda k: boxes[k][0])
+
+
+def _in_words(n: int, boxes: list[Box]) -> set[int]:
+    """Which of the first `n` boxes (shapes) lie inside one of the rest (words of print run together,
+    see detect._words), centre in, no taller and at least half as tall: the small letters of a line
+    of print (an "o", an "e"), too much smaller than its capitals to count as one line with them.
+    Only words at least FLAT_WORD times wider than tall: a stretch of a printed line left on a sheet
+    held at an angle is a "word" too, and its box, as tall as the line rises, holds strokes."""
+    inside = set()
+    for wx, wy, ww, wh in boxes[n:]:
+        if ww < FLAT_WORD * wh:
+            continue
+        for k in range(n):
+            x, y, w, h = boxes[k]
+            if wx <= x + w / 2 <= wx + ww and wy <= y + h / 2 <= wy + wh and wh / 2 <= h <= wh:
+                inside.add(k)
+    return inside
 
 
 def _typeset(row: list[int], boxes: list[Box]) -> bool:
@@ -399,6 +417,7 @@ class Reader:
                         or _numbered(line, boxes, conf, reads, self.not_a_digit)
                         or (lettered and _numbered(line, boxes, conf, reads, self.not_a_digit, PRINTED_DIGITS))):
                     drop.update(line)
+        drop.update(_in_words(len(chosen), boxes))
         batch.dropped += [boxes[k] for k in sorted(drop) if k < len(chosen)]
         return [i for k, i in enumerate(chosen) if k not in drop]
 

@@ -9,7 +9,7 @@ import pytest
 from realtime.detect import Candidate, DetectConfig, _merge_pieces, _on_a_step, darkness_map, detect, join
 from realtime.ink import darkness, paper_map, remove_lines, without_bands, without_shade
 from realtime.measure.scene import MnistDigits, make_scene
-from realtime.pipeline import NOT_A_DIGIT, _numbered
+from realtime.pipeline import NOT_A_DIGIT, _in_words, _numbered
 from realtime.score import match
 from realtime.track import Tracker, read_lines
 
@@ -374,6 +374,16 @@ def test_a_date_stamp_is_told_from_handwriting_by_its_repeated_glyphs(mnist, pri
     line = list(range(len(labels)))
     reads = [(np.eye(10, dtype=np.float32)[c], im) for c, im in zip(labels, images)]
     assert _numbered(line, boxes, [0.95] * len(labels), reads, NOT_A_DIGIT) is printed
+
+
+def test_small_letters_inside_a_word_of_print_are_print_and_a_stroke_in_a_tilted_lines_box_is_not():
+    """A line of print run together into one word box (378x20), its lower-case "o" and "e" (12 px,
+    too much smaller than its capitals to be one line with them) in it: print. A handwritten stroke
+    inside the tall box of a stretch of a printed line on a sheet held at an angle (223x62, not flat
+    enough to be a word), and a shape under half the word's height in it (a speck): not."""
+    shapes = [(355, 254, 14, 12), (419, 255, 14, 12), (475, 157, 42, 31), (200, 255, 6, 6)]
+    words = [(90, 248, 378, 20), (339, 153, 223, 62)]
+    assert _in_words(len(shapes), shapes + words) == {0, 1}
 
 
 def test_a_neat_row_of_small_handwritten_digits_is_not_taken_for_a_stamp(mnist, reader):
