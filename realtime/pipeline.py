@@ -27,7 +27,7 @@ from realtime.classify import Backend, second_look
 from realtime.detect import Candidate, DetectConfig, Detection, detect, join, propose_cuts
 from realtime.ink import Look
 from realtime.normalise import normalise
-from realtime.track import Box, Tracker, group_rows, read_lines
+from realtime.track import Box, Tracker, group_rows, read_lines, row_slope
 from train.mnist_spec import NOT_A_DIGIT
 
 TYPICAL_ASPECT = 0.85  # width / height of a wide handwritten digit: with too few digits to tell, be slow to cut
@@ -281,9 +281,10 @@ class Reader:
         batch.classify(self.backend)
         clock.lap("classify")
         chosen = [i for segs, n in zip(options, expected) for i in self._best(segs, batch, n)]
-        chosen = self._without_print(chosen, batch, det.words)
+        slope = row_slope([batch.boxes[i] for i in chosen])  # (0 unless the sheet is held at an angle)
+        chosen = self._without_print(chosen, batch, det.words, slope)
         digits = self._digits(chosen, batch, still, t)
-        rows = group_rows([d.box for d in digits])
+        rows = group_rows([d.box for d in digits], slope)
         lines = read_lines([d.box for d in digits], [d.symbol for d in digits], rows=rows)
         digits = [digits[i] for row in rows for i in row]  # reading order: rows top to bottom, left to right
         clock.lap("track")
@@ -389,7 +390,7 @@ class Reader:
             return segs[0]
         return max(segs, key=lambda idx: self._score(idx, batch.boxes, batch.probs, expected))
 
-    def _without_print(self, chosen: list[int], batch: _Batch, words: list[Box]) -> list[int]:
+    def _without_print(self, chosen: list[int], batch: _Batch, words: list[Box], slope: float = 0.0) -> list[int]:
         """Drop the shapes of printed text lines: lines (shapes of one size in one row) with a word run
         together into one wide shape (`words`), or where at least PRINT_WORD letters (or half as many as
         the line has shapes) are in shapes that are no digits (one such shape counts the letters its
@@ -404,7 +405,7 @@ class Reader:
         reads = [(batch.probs[i], batch.images[i]) for i in chosen]
         boxes = [batch.boxes[i] for i in chosen] + list(words)
         drop: set[int] = set()
-        for row in group_rows(boxes):
+        for row in group_rows(boxes, slope):
             for line in _by_height(row, boxes):  # print beside handwriting of another size is another line
                 word = any(k >= len(chosen) for k in line)
                 lettered = _lettered(line, boxes, conf, self.not_a_digit)

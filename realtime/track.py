@@ -123,13 +123,43 @@ class Tracker:
         return box_track
 
 
-def group_rows(boxes: list[Box]) -> list[list[int]]:
+ROW_TILT = 0.18  # rows rising more than this (10 degrees) are a sheet held at an angle ...
+ROW_PAIRS = 3  # ... seen in this many neighbouring pairs of boxes at least
+
+
+def row_slope(boxes: list[Box]) -> float:
+    """The slope (dy/dx) of the rows the boxes stand in, where they rise by more than ROW_TILT; else 0.
+
+    Each box and its nearest neighbour to the right of about its height (within 45 degrees and 2.5
+    heights) give a slope; the median of those is the rows'. A hand's rows drift a few degrees on a
+    level sheet; rows rising more are a sheet held at an angle, whose digits, a pitch apart, step up
+    or down by more than half their height from one to the next."""
+    c = [(x + w / 2, y + h / 2, h) for x, y, w, h in boxes]
+    slopes = []
+    for xi, yi, hi in c:
+        best, slope = 2.5 * hi, None
+        for xj, yj, hj in c:
+            dx, dy = xj - xi, yj - yi
+            if dx > 0 and abs(dy) < dx and max(hi, hj) <= 1.5 * min(hi, hj) and math.hypot(dx, dy) < best:
+                best, slope = math.hypot(dx, dy), dy / dx
+        if slope is not None:
+            slopes.append(slope)
+    if len(slopes) < ROW_PAIRS:
+        return 0.0
+    slope = statistics.median(slopes)
+    return slope if abs(slope) > ROW_TILT else 0.0
+
+
+def group_rows(boxes: list[Box], slope: float = 0.0) -> list[list[int]]:
     """Indices of `boxes` grouped into text rows (each left to right), rows top to bottom.
 
     Each box, taken left to right, joins the row whose last box it continues: vertically overlapping
     by half the smaller height and not far to the right. Chaining (rather than one y per row) follows
-    rows that slant across the page.
+    rows that slant across the page. `slope`: the rows' rise (row_slope) on a sheet held at an angle,
+    taken off the boxes first.
     """
+    if slope:
+        boxes = [(x, round(y - slope * (x + w / 2)), w, h) for x, y, w, h in boxes]
     order = sorted(range(len(boxes)), key=lambda i: boxes[i][0])
     rows: list[list[int]] = []
     for i in order:

@@ -11,7 +11,7 @@ from realtime.ink import darkness, paper_map, remove_lines, without_bands, witho
 from realtime.measure.scene import MnistDigits, make_scene
 from realtime.pipeline import NOT_A_DIGIT, _in_words, _numbered
 from realtime.score import match
-from realtime.track import Tracker, read_lines
+from realtime.track import Tracker, group_rows, read_lines, row_slope
 
 
 def paper_with(digits: list[np.ndarray], size=(640, 480), light=(1.0, 1.0), gap=30, height=80) -> np.ndarray:
@@ -399,6 +399,22 @@ def test_a_neat_row_of_small_handwritten_digits_is_not_taken_for_a_stamp(mnist, 
         x += g.shape[1] + 14
     res = reader.read(np.clip(page, 0, 255).astype(np.uint8), still=True)
     assert "".join(str(d.digit) for d in res.digits) == "".join(map(str, labels))
+
+
+def test_rows_of_a_sheet_held_at_an_angle_are_read_along_their_slope():
+    """Two rows of four digits 40 px tall, a pitch of 60 px, rising 20 degrees: one digit to the next
+    steps up 22 px, more than half a digit, and the rows fell apart into pieces of a digit or two.
+    Their slope (track.row_slope) is taken off first: two rows, "2026" and "1984". A hand's row
+    drifting 5 degrees on a level sheet shows no slope."""
+    rise = np.tan(np.radians(20))
+    boxes = [(100 + 60 * k, round(300 - 60 * k * rise) + dy, 30, 40) for dy in (0, 120) for k in range(4)]
+    symbols = list("20261984")
+    assert len(group_rows(boxes)) > 2
+    slope = row_slope(boxes)
+    assert slope == pytest.approx(-rise, abs=0.02)
+    assert read_lines(boxes, symbols, rows=group_rows(boxes, slope)) == ["2026", "1984"]
+    drift = [(100 + 60 * k, round(300 - 60 * k * np.tan(np.radians(5))), 30, 40) for k in range(6)]
+    assert row_slope(drift) == 0.0
 
 
 def test_two_pieces_are_joined_in_the_coarser_ones_pixels():
