@@ -134,19 +134,21 @@ def row_slope(boxes: list[Box]) -> float:
     heights) give a slope; the median of those is the rows'. A hand's rows drift a few degrees on a
     level sheet; rows rising more are a sheet held at an angle, whose digits, a pitch apart, step up
     or down by more than half their height from one to the next."""
-    c = [(x + w / 2, y + h / 2, h) for x, y, w, h in boxes]
-    slopes = []
-    for xi, yi, hi in c:
-        best, slope = 2.5 * hi, None
-        for xj, yj, hj in c:
-            dx, dy = xj - xi, yj - yi
-            if dx > 0 and abs(dy) < dx and max(hi, hj) <= 1.5 * min(hi, hj) and math.hypot(dx, dy) < best:
-                best, slope = math.hypot(dx, dy), dy / dx
-        if slope is not None:
-            slopes.append(slope)
-    if len(slopes) < ROW_PAIRS:
+    if len(boxes) < 2:
         return 0.0
-    slope = statistics.median(slopes)
+    b = np.asarray(boxes, np.float64)
+    x, y, h = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 3]
+    dx, dy = x[None, :] - x[:, None], y[None, :] - y[:, None]  # from box i (row) to box j (column)
+    dist = np.hypot(dx, dy)
+    alike = np.maximum(h[:, None], h[None, :]) <= 1.5 * np.minimum(h[:, None], h[None, :])
+    near = (dx > 0) & (np.abs(dy) < dx) & alike & (dist < 2.5 * h[:, None])
+    dist[~near] = np.inf
+    j = dist.argmin(axis=1)
+    has = near[np.arange(len(b)), j]
+    if np.count_nonzero(has) < ROW_PAIRS:
+        return 0.0
+    i = np.flatnonzero(has)
+    slope = float(np.median(dy[i, j[i]] / dx[i, j[i]]))
     return slope if abs(slope) > ROW_TILT else 0.0
 
 
