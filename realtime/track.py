@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from train.resample import jit
+
 Box = tuple[int, int, int, int]
 
 
@@ -134,22 +136,31 @@ def row_slope(boxes: list[Box]) -> float:
     heights) give a slope; the median of those is the rows'. A hand's rows drift a few degrees on a
     level sheet; rows rising more are a sheet held at an angle, whose digits, a pitch apart, step up
     or down by more than half their height from one to the next."""
-    if len(boxes) < 2:
+    if len(boxes) <= ROW_PAIRS:
         return 0.0
-    b = np.asarray(boxes, np.float64)
-    x, y, h = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2, b[:, 3]
-    dx, dy = x[None, :] - x[:, None], y[None, :] - y[:, None]  # from box i (row) to box j (column)
-    dist = np.hypot(dx, dy)
-    alike = np.maximum(h[:, None], h[None, :]) <= 1.5 * np.minimum(h[:, None], h[None, :])
-    near = (dx > 0) & (np.abs(dy) < dx) & alike & (dist < 2.5 * h[:, None])
-    dist[~near] = np.inf
-    j = dist.argmin(axis=1)
-    has = near[np.arange(len(b)), j]
-    if np.count_nonzero(has) < ROW_PAIRS:
-        return 0.0
-    i = np.flatnonzero(has)
-    slope = float(np.median(dy[i, j[i]] / dx[i, j[i]]))
+    slope = _neighbour_slope(np.asarray(boxes, np.float64), ROW_PAIRS)
     return slope if abs(slope) > ROW_TILT else 0.0
+
+
+@jit
+def _neighbour_slope(b, least):  # pragma: no cover - compiled
+    """The median slope from each box's centre to its nearest neighbour's (see row_slope); 0 with
+    fewer than `least` such pairs."""
+    n = b.shape[0]
+    slopes = np.empty(n)
+    k = 0
+    for i in range(n):
+        xi, yi, hi = b[i, 0] + b[i, 2] / 2, b[i, 1] + b[i, 3] / 2, b[i, 3]
+        best, slope = 2.5 * hi, np.nan
+        for j in range(n):
+            dx, dy, hj = b[j, 0] + b[j, 2] / 2 - xi, b[j, 1] + b[j, 3] / 2 - yi, b[j, 3]
+            d = np.hypot(dx, dy)
+            if dx > 0 and abs(dy) < dx and max(hi, hj) <= 1.5 * min(hi, hj) and d < best:
+                best, slope = d, dy / dx
+        if not np.isnan(slope):
+            slopes[k] = slope
+            k += 1
+    return np.median(slopes[:k]) if k >= least else 0.0
 
 
 def group_rows(boxes: list[Box], slope: float = 0.0) -> list[list[int]]:
