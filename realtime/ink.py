@@ -813,7 +813,8 @@ def remove_lines(mask: np.ndarray, gray: np.ndarray, dark: np.ndarray, writing: 
     (mask without them, lines).
 
     A line is a straight run, tilted by at most LINE_TILT, crossing LINE_SPAN of the frame. Found for
-    rows and, on the transposed mask, for columns. With the writing's height known (`writing`, in the
+    rows and, on the transposed mask, for columns; on a sheet held at an angle (lines rising up to
+    MAX_TILT, see _tilts) on the mask turned level. With the writing's height known (`writing`, in the
     mask's pixels), a grid's broken lines are found too: many straight pieces GRID_WRITING times longer.
     Where a stroke crosses a line the ink there is taller than the line is thick, and where a stroke
     runs along a faint printed line the ink is darker than it: both stay, so a digit written across
@@ -899,9 +900,9 @@ def _axis(labels: np.ndarray, i: int, stat: np.ndarray, across: bool = False) ->
     if across:
         a, b = b, a
     root = np.sqrt(((a - b) / 2) ** 2 + c * c)
-    along, across = (a + b) / 2 + root, max((a + b) / 2 - root, 1e-6)
+    spread_along, spread_across = (a + b) / 2 + root, max((a + b) / 2 - root, 1e-6)
     theta = 0.5 * np.arctan2(2 * c, a - b)
-    return float(np.tan(theta)), float(np.sqrt(along / across))
+    return float(np.tan(theta)), float(np.sqrt(spread_along / spread_across))
 
 
 @jit
