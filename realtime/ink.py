@@ -830,20 +830,21 @@ def remove_lines(mask: np.ndarray, gray: np.ndarray, dark: np.ndarray, writing: 
         # the other way. (A ruled sheet's margin line, joined to every line it crosses, shows no
         # slope of its own.)
         slope = tilts[transpose] or -slope
+        crossed = bool(lines.any())  # (lines the other way found already)
         if slope:  # a sheet held at an angle: its lines are looked for on the mask turned level
             rot, back, size = _levelling(m.shape, slope)
-            level = [cv2.warpAffine(a, rot, size, flags=cv2.INTER_NEAREST) for a in (m, turn(lines), turn(gray),
-                                                                                    turn(dark))]
-            level = [_crossings(level[0], level[1]), *level[2:]]
+            level = [cv2.warpAffine(a, rot, size, flags=cv2.INTER_NEAREST) for a in (m, turn(gray), turn(dark))]
+            if crossed:
+                level[0] = _crossings(level[0], cv2.warpAffine(turn(lines), rot, size, flags=cv2.INTER_NEAREST))
             rim = cv2.warpAffine(_rim(m.shape), rot, size, flags=cv2.INTER_NEAREST)
-            found = _line_pixels(level[0], level[1], writing, rim, crossed=lines.any())
+            found = _line_pixels(level[0], level[1], writing, rim, crossed)
             if found is None:
                 continue
             found = cv2.subtract(found, _writing_on_lines(level[0], found, level[2], ink))
             found = cv2.warpAffine(found, back, (m.shape[1], m.shape[0]), flags=cv2.INTER_NEAREST)
             removed = cv2.bitwise_and(cv2.dilate(found, np.ones((3, 3), np.uint8)), m)
         else:
-            found = _line_pixels(m, turn(gray), writing, crossed=lines.any())
+            found = _line_pixels(m, turn(gray), writing, crossed=crossed)
             if found is None:
                 continue
             removed = cv2.subtract(found, _writing_on_lines(m, found, turn(dark), ink))
@@ -858,8 +859,6 @@ def _crossings(mask: np.ndarray, taken: np.ndarray) -> np.ndarray:
     """The mask with the pixels of lines `taken` out of it put back where they cross a line of this
     way (the mask runs on at both sides within CROSSING pixels): a ruled sheet's margin line would
     be left in pieces, too short to be found, one at each line it crosses."""
-    if not taken.any():
-        return mask
     across = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, CROSSING), np.uint8))
     return cv2.bitwise_or(mask, cv2.bitwise_and(across, taken))
 
@@ -892,17 +891,27 @@ def _tilts(mask: np.ndarray) -> tuple[float, float]:
 def _axis(labels: np.ndarray, i: int, stat: np.ndarray, across: bool = False) -> tuple[float, float]:
     """Component `i`'s main axis (slope dy/dx, or dx/dy `across`) and how many times longer than wide
     it is (the ratio of the spreads of its pixels along and across that axis)."""
-    x, y, w, h = (int(v) for v in stat[:4])
-    m = cv2.moments((labels[y : y + h, x : x + w] == i).view(np.uint8), binaryImage=True)
+    m = _moments(labels, i, stat)
     if m["m00"] <= 0:
         return 0.0, 0.0
+    along, off, theta = _spreads(m, across)
+    return float(np.tan(theta)), float(np.sqrt(along / max(off, 1e-6)))
+
+
+def _moments(labels: np.ndarray, i: int, stat: np.ndarray) -> dict[str, float]:
+    """The image moments of component `i` of `labels` (its box `stat`), in its box's pixels."""
+    x, y, w, h = (int(v) for v in stat[:4])
+    return cv2.moments((labels[y : y + h, x : x + w] == i).view(np.uint8), binaryImage=True)
+
+
+def _spreads(m: dict[str, float], across: bool = False) -> tuple[float, float, float]:
+    """From a shape's moments: the variance of its pixels along its main axis and across it, and the
+    axis' angle from the x axis (from the y axis, `across`)."""
     a, b, c = m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"]
     if across:
         a, b = b, a
     root = np.sqrt(((a - b) / 2) ** 2 + c * c)
-    spread_along, spread_across = (a + b) / 2 + root, max((a + b) / 2 - root, 1e-6)
-    theta = 0.5 * np.arctan2(2 * c, a - b)
-    return float(np.tan(theta)), float(np.sqrt(spread_along / spread_across))
+    return (a + b) / 2 + root, (a + b) / 2 - root, 0.5 * np.arctan2(2 * c, a - b)
 
 
 @jit
@@ -914,17 +923,21 @@ def _longest_run(values):  # pragma: no cover - compiled
     return best
 
 
-def _levelling(shape: tuple[int, int], slope: float) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """The rotation that turns lines of `slope` level (onto a canvas large enough to hold the whole
-    image), its inverse, and the canvas size (w, h)."""
-    H, W = shape
-    angle = float(np.degrees(np.arctan(slope)))
-    rot = cv2.getRotationMatrix2D((W / 2, H / 2), angle, 1.0)
+def turning(shape: tuple[int, ...], degrees: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The 2x3 matrix that turns an image of `shape` (h, w, ...) `degrees` anticlockwise about its
+    centre onto a canvas large enough to hold all of it, and the canvas size (w, h)."""
+    H, W = shape[:2]
+    rot = cv2.getRotationMatrix2D((W / 2, H / 2), degrees, 1.0)
     c, s = abs(rot[0, 0]), abs(rot[0, 1])
-    w, h = int(np.ceil(H * s + W * c)), int(np.ceil(H * c + W * s))
-    rot[0, 2] += w / 2 - W / 2
-    rot[1, 2] += h / 2 - H / 2
-    return rot, cv2.invertAffineTransform(rot), (w, h)
+    size = (int(np.ceil(H * s + W * c)), int(np.ceil(H * c + W * s)))
+    rot[:, 2] += (size[0] / 2 - W / 2, size[1] / 2 - H / 2)
+    return rot, size
+
+
+def _levelling(shape: tuple[int, int], slope: float) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The turning that lays lines of `slope` level (see turning), its inverse, and the canvas size."""
+    rot, size = turning(shape, float(np.degrees(np.arctan(slope))))
+    return rot, cv2.invertAffineTransform(rot), size
 
 
 def _rim(shape: tuple[int, int]) -> np.ndarray:
@@ -1013,7 +1026,7 @@ def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0, rim: 
 def _centre_line(labels: np.ndarray, i: int, stat: np.ndarray) -> tuple[float, float, float]:
     """Component `i`'s centre (x, y) and slope dy/dx, from its moments."""
     x, y, w, h = (int(v) for v in stat[:4])
-    m = cv2.moments((labels[y : y + h, x : x + w] == i).view(np.uint8), binaryImage=True)
+    m = _moments(labels, i, stat)
     if m["m00"] <= 0 or m["mu20"] <= 0:
         return x + w / 2, y + h / 2, 0.0
     return x + m["m10"] / m["m00"], y + m["m01"] / m["m00"], m["mu11"] / m["mu20"]
@@ -1064,12 +1077,10 @@ def _sheet_edge(gray: np.ndarray, labels: np.ndarray, i: int, stat: np.ndarray, 
 def _straight(labels: np.ndarray, i: int, stat: np.ndarray, thick: float) -> bool:
     """Whether component `i` is a straight band: its spread across its own main axis is no more than
     a band of its thickness has (a digit's long stroke bends)."""
-    x, y, w, h = (int(v) for v in stat[:4])
-    m = cv2.moments((labels[y : y + h, x : x + w] == i).view(np.uint8), binaryImage=True)
+    m = _moments(labels, i, stat)
     if m["m00"] <= 0:
         return False
-    a, b, c = m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"]
-    across = (a + b) / 2 - np.sqrt(((a - b) / 2) ** 2 + c * c)  # the smaller variance
+    across = _spreads(m)[1]
     return float(np.sqrt(max(across, 0.0))) <= 0.4 * thick + 1.0
 
 

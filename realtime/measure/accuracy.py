@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from realtime.ink import turning
 from realtime.pipeline import Reader
 from realtime.score import Score
 
@@ -64,11 +65,7 @@ def _turned(degrees: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarr
     """The photo turned `degrees` anticlockwise on a canvas large enough to hold all of it (a sheet
     held at an angle, the desk showing around it), and the 2x3 matrix that maps its pixels there."""
     def turn(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h, w = image.shape[:2]
-        view = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-        c, s = abs(view[0, 0]), abs(view[0, 1])
-        size = (int(np.ceil(h * s + w * c)), int(np.ceil(h * c + w * s)))
-        view[:, 2] += (size[0] / 2 - w / 2, size[1] / 2 - h / 2)
+        view, size = turning(image.shape, degrees)
         return cv2.warpAffine(image, view, size, flags=cv2.INTER_LINEAR, borderValue=DESK), view
     return turn
 
