@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -189,6 +190,13 @@ def test_the_progress_bar_shows_loss_and_accuracy(mnist, tmp_path, capsys):
     assert "epoch 1/1" in err and "batch" in err
     bar = err.replace("\r", "\n").splitlines()
     assert any("loss=" in line and "acc=" in line and "%" in line for line in bar), err[-500:]
+
+
+def test_the_progress_bars_accuracy_counts_the_redrawn_digits_too(mnist, tmp_path, capsys):
+    # --pen adds redrawn digits to each batch: the accuracy is over every digit the batches held
+    train(mnist, quick_config(epochs=3, log_every=5, pen=1.0, pen_bank=300), tmp_path, log=print)
+    shown = [float(a) for a in re.findall(r"acc=([0-9.]+)%", capsys.readouterr().err)]
+    assert shown and all(0.0 <= a <= 100.0 for a in shown), shown
 
 
 def test_a_failed_download_leaves_no_folders_behind(tmp_path, monkeypatch):

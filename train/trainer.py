@@ -257,6 +257,7 @@ def _train_epoch(run: _Run, cfg: TrainConfig, tx: torch.Tensor, ty: torch.Tensor
     perm = torch.randperm(len(tx), generator=run.g, device=device)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0  # digits the accuracy is over: the batches' MNIST digits and the redrawn ones joining them
     bar = _progress_bar(cfg, steps_per_epoch, run.epoch)
     for i in range(steps_per_epoch):
         idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
@@ -286,9 +287,9 @@ def _train_epoch(run: _Run, cfg: TrainConfig, tx: torch.Tensor, ty: torch.Tensor
         run.step += 1
         if bar is not None:
             correct += (logits.detach().argmax(1) == yb).sum()
+            seen += len(yb)
             bar.update(1)
             if (i + 1) % cfg.log_every == 0 or i + 1 == steps_per_epoch:  # .item() waits for a GPU: not every step
-                seen = min((i + 1) * cfg.batch_size, len(tx))
                 bar.set_postfix(loss=f"{loss_sum.item() / (i + 1):.4f}", acc=f"{100 * correct.item() / seen:.2f}%")
     if bar is not None:
         bar.close()
