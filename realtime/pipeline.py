@@ -29,6 +29,7 @@ from realtime.ink import Look
 from realtime.normalise import normalise
 from realtime.track import Box, Tracker, group_rows, read_lines, row_slope
 from train.mnist_spec import NOT_A_DIGIT
+from train.resample import jit
 
 TYPICAL_ASPECT = 0.85  # width / height of a wide handwritten digit: with too few digits to tell, be slow to cut
 SPLIT_WIDER = 1.35  # a shape this much wider than the frame's typical digit may be touching digits ...
@@ -229,6 +230,28 @@ def _in_words(n: int, boxes: list[Box]) -> set[int]:
     return inside
 
 
+@jit
+def _joinable(b, doubtful, tallest):  # pragma: no cover - compiled
+    """Pairs i < j of boxes (rows x, y, w, h) that may be one digit: close (JOIN_GAP), no wider than
+    one (JOIN_WIDE), no taller than `tallest`, and one of them no sure digit or the two one above the
+    other. Returns (may be one digit, one above the other) as two n x n matrices, filled above the
+    diagonal. One above the other: sharing more than OVERLAP of the narrower one's columns, never
+    side by side as the digits of a number stand."""
+    n = b.shape[0]
+    ok = np.zeros((n, n), np.bool_)
+    stacked = np.zeros((n, n), np.bool_)
+    for i in range(n):
+        for j in range(i + 1, n):
+            x0, y0 = max(b[i, 0], b[j, 0]), max(b[i, 1], b[j, 1])
+            x1, y1 = min(b[i, 0] + b[i, 2], b[j, 0] + b[j, 2]), min(b[i, 1] + b[i, 3], b[j, 1] + b[j, 3])
+            uw = max(b[i, 0] + b[i, 2], b[j, 0] + b[j, 2]) - min(b[i, 0], b[j, 0])
+            uh = max(b[i, 1] + b[i, 3], b[j, 1] + b[j, 3]) - min(b[i, 1], b[j, 1])
+            stacked[i, j] = x1 - x0 > OVERLAP * min(b[i, 2], b[j, 2])
+            ok[i, j] = (max(x0 - x1, y0 - y1) <= JOIN_GAP * uh and uw <= JOIN_WIDE * uh and uh <= tallest
+                        and (doubtful[i] or doubtful[j] or stacked[i, j]))
+    return ok, stacked
+
+
 def _typeset(row: list[int], boxes: list[Box]) -> bool:
     """Whether a row's shapes stand as close as printed letters do: most gaps under TYPESET of the
     height (handwriting leaves more room between symbols, unless its digits touch)."""
@@ -303,14 +326,21 @@ class Reader:
         (see detect._piece) that the network reads joined as a digit, more surely than the two apart
         (the product of their confidences) and than the sure digit if one of them is one (a 5 whose
         flag was lifted off its body, a 4 with an open top, a stroke broken by faint ink or the
-        paper's grain). Returns the candidates and their batch rows, a joined pair in place of its
-        first shape. A piece is never shown on its own: apart, it counts as sure (nothing to lose)."""
+        paper's grain). Two shapes one above the other (_joinable) are tried as one digit however sure
+        each is alone, and joined when it reads more surely than the two apart: a 6 whose loop was
+        drawn apart from its stem, a sure 1 alone, is no 1 and a loop; digits of a number stand side
+        by side, and a row above or below is too far (JOIN_GAP) or makes too tall a digit. Returns the
+        candidates and their batch rows, a joined pair in place of its first shape. A piece is never
+        shown on its own: apart, it counts as sure (nothing to lose)."""
         n = len(cands)
         rows = list(range(n))
         conf = batch.probs[:n].max(axis=1)
         doubtful = conf < self.min_confidence
-        if not doubtful.any():
-            return cands, rows
+        shapes = np.array(batch.boxes[:n], np.float64).reshape(-1, 4)
+        sure = [box[3] for box, d in zip(batch.boxes[:n], doubtful) if not d]
+        tallest = JOIN_TALL * statistics.median(sure) if len(sure) >= 3 else np.inf
+        if not doubtful.any() and not _joinable(shapes, doubtful, tallest)[0].any():
+            return cands, rows  # (no doubt, and no shapes one above the other: no pieces cut out)
         pieces = cut_pieces()
         if n + len(pieces) < 2:
             return cands, rows
@@ -319,17 +349,9 @@ class Reader:
         shown = np.concatenate([np.where(doubtful, 0.0, conf), np.zeros(len(pieces))])  # a digit is taken
         conf = np.concatenate([conf, np.ones(len(pieces))])  # into a join only when it is read more surely
         doubtful = np.concatenate([doubtful, np.zeros(len(pieces), bool)])
-        x0, y0, x1, y1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-        uw = np.maximum(x1[:, None], x1) - np.minimum(x0[:, None], x0)
-        uh = np.maximum(y1[:, None], y1) - np.minimum(y0[:, None], y0)
-        gap = np.maximum(np.maximum(x0[:, None], x0) - np.minimum(x1[:, None], x1),
-                         np.maximum(y0[:, None], y0) - np.minimum(y1[:, None], y1))
-        sure = b[:n][~doubtful[:n], 3]
-        tallest = JOIN_TALL * float(np.median(sure)) if len(sure) >= 3 else np.inf
-        ok = (gap <= JOIN_GAP * uh) & (uw <= JOIN_WIDE * uh) & (uh <= tallest)
-        ok &= doubtful[:, None] | doubtful  # one of the two is no sure digit
+        ok, stacked = _joinable(b, doubtful, tallest)
         ok[n:, :] = False  # a pair is (a shape, a later shape or a piece)
-        pairs = list(zip(*np.nonzero(np.triu(ok, 1))))[:JOIN_MOST]
+        pairs = list(zip(*np.nonzero(ok)))[:JOIN_MOST]
         if not pairs:
             return cands, rows
         joined = [join(every[i], every[j]) for i, j in pairs]
@@ -339,7 +361,8 @@ class Reader:
         for k, ((i, j), r) in enumerate(zip(pairs, at)):
             p = float(batch.probs[r].max())
             gain = math.log(p) - math.log(max(float(conf[i]), 1e-6)) - math.log(max(float(conf[j]), 1e-6))
-            if p >= max(self.min_confidence, shown[i], shown[j]) and gain > 0:
+            need = self.min_confidence if stacked[i, j] else max(self.min_confidence, shown[i], shown[j])
+            if p >= need and gain > 0:
                 gains.append((gain, k))
         used: set[int] = set()
         for _, k in sorted(gains, reverse=True):

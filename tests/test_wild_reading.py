@@ -139,6 +139,19 @@ def test_a_digit_in_two_pieces_is_read_as_one(reader, digits):
         assert s["read_right"] == s["digits"] and s["extra"] <= extra, (s, errors)
 
 
+def test_pieces_one_above_the_other_are_joined_even_when_one_reads_as_a_sure_digit(reader, digits):
+    """A 6 whose stem and loop were drawn apart: the stem alone is a sure 1 and the loop beside its foot
+    a doubtful 9 (one digit 20-50 %, seed 0, frame 11), and a 6 of a 640x480 sheet the same way (seed
+    0, frame 16). Pieces sharing most of their columns are one digit, however sure a piece is alone;
+    the frame's other digits, side by side, stay apart."""
+    one = list(wild_scenes("single digit (20-50 % of the height)", 12, digits, seed=0))
+    vga = list(wild_scenes("640x480 frame", 17, digits, seed=0))
+    for sc in (one[11], vga[16]):
+        res = reader.read(sc.image, still=True)
+        s, errors = score_frame(res, sc)
+        assert s["read_right"] == s["digits"] and s["extra"] == 0, (s, errors)
+
+
 def test_a_second_look_reads_doubtful_digits_and_leaves_non_digits_in_doubt(state, mnist):
     """classify.second_look, the reading averaged over small deformations of a crop, for what the
     network reads in doubt (NOT_A_DIGIT to 0.5, a "?"): on MNIST's test digits read so (55 of them
