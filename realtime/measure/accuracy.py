@@ -4,6 +4,7 @@
     python -m realtime.measure.accuracy --scenes 300                       # generated scenes (needs MNIST)
     python -m realtime.measure.accuracy --photos ../shared/data/photos --conditions   # + blur, noise, dim, turned...
     python -m realtime.measure.accuracy --wild                             # generated photos, per condition
+    python -m realtime.measure.accuracy --redrawn 10000                    # what the wild pens' redrawing costs
 
 All run the real Reader, frame by frame, and match its boxes to the truth: a box matches a true digit
 when its centre lies inside the true box or the true centre inside it (labelled boxes are rough),
@@ -14,6 +15,8 @@ folder source reads them (sorted by name, each image on its own).
 `--wild` generates camera-like frames of MNIST test digits for each capture condition of
 realtime.measure.wild (ruled paper, thick marker, hard shadows, chalk on a board...) and reports each
 condition on its own line: digits, found, read right, extra boxes (count and share of the digits).
+`--redrawn N` reads N MNIST test digits with the network alone, as they are and as the wild pens
+redraw them: what a wild condition's figures lose before any camera or reader is involved.
 """
 
 from __future__ import annotations
@@ -236,8 +239,35 @@ def _parser() -> argparse.ArgumentParser:
                    help="--wild: only these conditions (default: all, in order)")
     p.add_argument("--save-examples", type=Path, metavar="DIR",
                    help=f"--wild: write the first {EXAMPLES} frames of each condition there, truth drawn")
+    p.add_argument("--redrawn", type=int, default=0, metavar="N",
+                   help="the network on N MNIST test digits as they are and as the --wild pens redraw them, "
+                        "with no camera: how much the redrawing alone changes the digits")
     p.add_argument("--json", action="store_true")
     return p
+
+
+REDRAW_PENS = (0.03, 0.06, 0.12, 0.2)  # pen widths as shares of the digit's height: hairline to marker
+
+
+def score_redrawn(reader: Reader, digits, n: int, seed: int = 0) -> dict[str, float]:
+    """Read right (%) of `n` MNIST test digits as they are, and redrawn by the wild benchmark's pen
+    (wild.restroke: the strokes' centre lines drawn again at each REDRAW_PENS width, 100 px tall) and
+    made into the network's input (from_crop), with no camera. What the redrawn ones lose is lost
+    before the reader sees a frame: a loop its writer filled in thins to a line (an 8 becomes a 9)."""
+    from realtime.measure.wild import restroke
+    from train.mnist_spec import from_crop
+
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(digits.labels), min(n, len(digits.labels)), replace=False)
+    truth = digits.labels[pick]
+    raw = reader.backend.predict(digits.images[pick].astype(np.float32) / 255).argmax(1)
+    out = {"as they are": round(100.0 * float(np.mean(raw == truth)), 2)}
+    for pen in REDRAW_PENS:
+        images = np.stack([from_crop(restroke(digits.ink(int(i)), 100.0, 100.0 * pen, rng).astype(np.float32))
+                           for i in pick])
+        read = reader.backend.predict(images).argmax(1)
+        out[f"redrawn, pen {pen:.0%} of the height"] = round(100.0 * float(np.mean(read == truth)), 2)
+    return out
 
 
 def _photos(args: argparse.Namespace, reader: Reader, out: dict) -> None:
@@ -292,6 +322,17 @@ def _wild(args: argparse.Namespace, reader: Reader, out: dict) -> None:
             print("\n".join(e for s in scores.values() for e in s.errors))
 
 
+def _redrawn(args: argparse.Namespace, reader: Reader, out: dict) -> None:
+    from realtime.measure.scene import MnistDigits
+
+    r = score_redrawn(reader, MnistDigits.test_set(args.data_dir), args.redrawn, args.seed)
+    out["redrawn"] = {"digits": args.redrawn, **r}
+    if not args.json:
+        print(f"{args.redrawn} MNIST test digits, read right with no camera:")
+        for name, v in r.items():
+            print(f"  {name:32s} {v:6.2f} %")
+
+
 def main(argv: list[str] | None = None) -> int:
     from realtime.reader import build_reader  # the same reader the app builds
 
@@ -299,8 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.conditions and not args.photos:
         p.error("--conditions goes with --photos DIR")
-    if not args.photos and not args.scenes and not args.wild:
-        p.error("give --photos DIR, --scenes N and/or --wild")
+    if not args.photos and not args.scenes and not args.wild and not args.redrawn:
+        p.error("give --photos DIR, --scenes N, --wild and/or --redrawn N")
     if args.condition:
         from realtime.measure.wild import CONDITIONS as WILD
 
@@ -310,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     reader, _ = build_reader(args.weights, "cpu")
     out: dict = {}
     try:
-        for wanted, run in ((args.photos, _photos), (args.scenes, _scenes), (args.wild, _wild)):
+        for wanted, run in ((args.photos, _photos), (args.scenes, _scenes), (args.wild, _wild),
+                            (args.redrawn, _redrawn)):
             if wanted:
                 run(args, reader, out)
     except Exception as e:  # a missing data set or unreadable photo: say which, without a traceback
