@@ -105,6 +105,7 @@ class _Evil:
         return (os.makedirs, (self.marker,))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the hostile file's own pickle: torch says so
 def test_a_pth_whose_pickle_would_run_code_is_refused_and_nothing_runs(tmp_path):
     marker = str(tmp_path / "code-ran")
     path = tmp_path / "evil.pth"
