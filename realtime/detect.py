@@ -74,6 +74,7 @@ class Candidate:
     cuts: list[int] = field(default_factory=list)  # where it may be split, in slant-corrected columns
     slant: float = 0.0  # the writing's slant (dx per dy); cuts follow it, so italic digits part cleanly
     span: int = 0  # width once the slant is removed (how many digits wide it is, with the height)
+    on_step: bool = False  # it lies along a slanted step in the light (_on_a_slanted_step)
 
 
 @dataclass
@@ -226,6 +227,10 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         if cand is None or not _is_digit_like(cand, cfg, min_h * f * cand.scale):
             rejected += 1
             continue
+        # The edge of a sheet held at an angle, or of a shadow across it, and a "1" written along one
+        # look alike here: the network tells them apart (pipeline: shown only if read surely).
+        cand.on_step = box[2] >= STEP_SLIVER * box[3] and _on_a_slanted_step(ink.levels[ink.level], ink.paper,
+                                                                             labels, mem, box)
         candidates.append(cand)
     if len(candidates) > cfg.max_candidates:
         candidates.sort(key=lambda c: -c.area)
@@ -318,6 +323,48 @@ def _on_a_step(gray: np.ndarray, labels: np.ndarray, members: list[int], box: li
     a, c = _quantile(left, 0.75), _quantile(right, 0.75)  # the surface, not ink beside it
     own = _quantile(gray[y : y + h, x : x + w][_members(labels[y : y + h, x : x + w], members)], 0.5)
     return min(a, c) < STEP * max(a, c) and own > STEP * min(a, c)
+
+
+def _on_a_slanted_step(gray: np.ndarray, paper: np.ndarray, labels: np.ndarray, members: list[int],
+                       box: list[int]) -> bool:
+    """_on_a_step for a narrow shape running at a slant (the edge of a sheet held at an angle, of a
+    shadow cast across it): narrow along its own axis (its second moments), the surface looked at on
+    either side of it across that axis. (Where the paper's estimate under its box does not step by
+    as much, there is no such step: the usual shape costs one look at it.)"""
+    x, y, w, h = box
+    lo, hi = cv2.minMaxLoc(paper[y : y + h, x : x + w])[:2]
+    if lo >= STEP * hi:
+        return False
+    own = _members(labels[y : y + h, x : x + w], members)
+    m = cv2.moments(own.view(np.uint8), binaryImage=True)
+    if m["m00"] < 8:
+        return False
+    a, b, c = m["mu20"] / m["m00"], m["mu11"] / m["m00"], m["mu02"] / m["m00"]
+    root = np.sqrt(max(0.0, (a - c) ** 2 / 4 + b * b))
+    major, minor = (a + c) / 2 + root, max((a + c) / 2 - root, 0.0)
+    if minor > STEP_SLIVER**2 * major:  # (spreads are squared lengths)
+        return False
+    theta = 0.5 * np.arctan2(2 * b, a - c)  # the axis's direction
+    normal = np.array([-np.sin(theta), np.cos(theta)])
+    length, width = np.sqrt(12 * major), np.sqrt(12 * minor)
+    ys, xs = np.nonzero(own)
+    pick = slice(None, None, max(1, ys.size // 64))
+    pts = np.stack([xs[pick] + x, ys[pick] + y], 1).astype(np.float64)
+    H, W = gray.shape[:2]
+    sides = []
+    for sign in (-1.0, 1.0):
+        values = []
+        for d in np.linspace(width / 2 + 1, width / 2 + 1 + max(2.0, length / 6), 3):
+            q = np.rint(pts + sign * d * normal).astype(np.int64)
+            q = q[(q[:, 0] >= 0) & (q[:, 0] < W) & (q[:, 1] >= 0) & (q[:, 1] < H)]
+            values.append(gray[q[:, 1], q[:, 0]])
+        side = np.concatenate(values)
+        if side.size < 8:
+            return False  # the step runs out of the frame: too little of that side to judge
+        sides.append(_quantile(side, 0.75))
+    lo, hi = min(sides), max(sides)
+    mine = _quantile(gray[y : y + h, x : x + w][own], 0.5)
+    return lo < STEP * hi and mine > STEP * lo
 
 
 def _on_sheet_edge(labels: np.ndarray, members: list[int], box: list[int], edges: np.ndarray | None) -> bool:

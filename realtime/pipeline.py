@@ -112,10 +112,12 @@ class _Batch:
         self.boxes: list[Box] = []
         self.probs = np.zeros((0, 10), np.float32)
         self.dropped: list[Box] = []  # shapes read and then not shown: not digits, or print
+        self.on_step: list[bool] = []  # the shape lies along a step in the light (detect.Candidate.on_step)
 
-    def add(self, image: np.ndarray, box: Box) -> int:
+    def add(self, image: np.ndarray, box: Box, on_step: bool = False) -> int:
         self.images.append(image)
         self.boxes.append(box)
+        self.on_step.append(on_step)
         return len(self.images) - 1
 
     def classify(self, backend: Backend) -> None:
@@ -294,7 +296,7 @@ class Reader:
         clock.lap("detect")
         batch = _Batch()
         for cand in det.candidates:  # every candidate read as one digit, in one batch
-            batch.add(*normalise(cand))
+            batch.add(*normalise(cand), cand.on_step)
         clock.lap("normalise")
         batch.classify(self.backend)
         clock.lap("classify")
@@ -458,9 +460,10 @@ class Reader:
         digits = []
         for k, i in enumerate(chosen):
             conf = float(p[k].max())
-            if conf < self.not_a_digit:
+            if conf < self.not_a_digit or (batch.on_step[i] and conf < self.min_confidence):
                 batch.dropped.append(frame_boxes[k])
-                continue  # the network says "none of these": a letter, a grid dot, the paper's grain
+                continue  # the network says "none of these": a letter, a grid dot, the paper's grain (or, in
+                #           doubt, a step in the light: the edge of a sheet held at an angle)
             digit = int(p[k].argmax()) if conf >= self.min_confidence else None
             digits.append(Digit(frame_boxes[k], digit, conf, p[k], batch.images[i], ids[k]))
         return digits
