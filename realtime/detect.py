@@ -42,6 +42,7 @@ STEP = 0.8  # ... with the surface on one side darker than this share of the oth
 #              darker than that side (over this share of it), is the edge of the sheet or of a shadow
 DESK = 0.33  # paper under a shape darker than this share of the frame's typical paper (a hard shadow keeps a
 #              third of the light or more): the desk around the sheet
+DIM_PAPER = 0.5  # ... under this share: the desk or a hard shadow, where a shape read in doubt is not shown
 
 __all__ = ["Candidate", "DetectConfig", "Detection", "darkness", "darkness_map", "detect", "join", "paper_map",
            "propose_cuts", "sheared_columns", "split_columns", "to_8bit", "to_gray"]
@@ -74,7 +75,9 @@ class Candidate:
     cuts: list[int] = field(default_factory=list)  # where it may be split, in slant-corrected columns
     slant: float = 0.0  # the writing's slant (dx per dy); cuts follow it, so italic digits part cleanly
     span: int = 0  # width once the slant is removed (how many digits wide it is, with the height)
-    on_step: bool = False  # it lies along a slanted step in the light (_on_a_slanted_step)
+    # It lies where a shape read in doubt is more often not writing: along a slanted step in the light
+    # (_on_a_slanted_step), or on paper under DIM_PAPER of the frame's (the desk, a hard shadow).
+    sure_only: bool = False
 
 
 @dataclass
@@ -228,9 +231,10 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
             rejected += 1
             continue
         # The edge of a sheet held at an angle, or of a shadow across it, and a "1" written along one
-        # look alike here: the network tells them apart (pipeline: shown only if read surely).
-        cand.on_step = box[2] >= STEP_SLIVER * box[3] and _on_a_slanted_step(ink.levels[ink.level], ink.paper,
-                                                                             labels, mem, box)
+        # look alike here, and so do the desk's grain and a digit in a shadow: the network tells them
+        # apart (pipeline: shown only if read surely).
+        cand.sure_only = desk.dim(box) or (box[2] >= STEP_SLIVER * box[3] and _on_a_slanted_step(
+            ink.levels[ink.level], ink.paper, labels, mem, box))
         candidates.append(cand)
     if len(candidates) > cfg.max_candidates:
         candidates.sort(key=lambda c: -c.area)
@@ -288,6 +292,15 @@ class _Desk:
     def __init__(self, paper: np.ndarray) -> None:
         self.paper = paper
         self.level: float | None = None
+
+    def dim(self, box: list[int]) -> bool:
+        """Whether the paper under a shape is under DIM_PAPER of the frame's typical paper."""
+        x, y, w, h = box
+        if self.paper[y + h // 2, x + w // 2] >= 2 * DIM_PAPER * 255:
+            return False
+        if self.level is None:
+            self.level = DESK * float(np.median(self.paper[::4, ::4]))
+        return cv2.mean(self.paper[y : y + h, x : x + w])[0] < DIM_PAPER / DESK * self.level
 
     def under(self, box: list[int]) -> bool:
         x, y, w, h = box

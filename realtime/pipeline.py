@@ -112,12 +112,12 @@ class _Batch:
         self.boxes: list[Box] = []
         self.probs = np.zeros((0, 10), np.float32)
         self.dropped: list[Box] = []  # shapes read and then not shown: not digits, or print
-        self.on_step: list[bool] = []  # the shape lies along a step in the light (detect.Candidate.on_step)
+        self.sure_only: list[bool] = []  # shown only if read surely (detect.Candidate.sure_only)
 
-    def add(self, image: np.ndarray, box: Box, on_step: bool = False) -> int:
+    def add(self, image: np.ndarray, box: Box, sure_only: bool = False) -> int:
         self.images.append(image)
         self.boxes.append(box)
-        self.on_step.append(on_step)
+        self.sure_only.append(sure_only)
         return len(self.images) - 1
 
     def classify(self, backend: Backend) -> None:
@@ -296,7 +296,7 @@ class Reader:
         clock.lap("detect")
         batch = _Batch()
         for cand in det.candidates:  # every candidate read as one digit, in one batch
-            batch.add(*normalise(cand), cand.on_step)
+            batch.add(*normalise(cand), cand.sure_only)
         clock.lap("normalise")
         batch.classify(self.backend)
         clock.lap("classify")
@@ -460,10 +460,10 @@ class Reader:
         digits = []
         for k, i in enumerate(chosen):
             conf = float(p[k].max())
-            if conf < self.not_a_digit or (batch.on_step[i] and conf < self.min_confidence):
+            if conf < self.not_a_digit or (batch.sure_only[i] and conf < self.min_confidence):
                 batch.dropped.append(frame_boxes[k])
                 continue  # the network says "none of these": a letter, a grid dot, the paper's grain (or, in
-                #           doubt, a step in the light: the edge of a sheet held at an angle)
+                #           doubt, on the desk, in a hard shadow, along the edge of a sheet held at an angle)
             digit = int(p[k].argmax()) if conf >= self.min_confidence else None
             digits.append(Digit(frame_boxes[k], digit, conf, p[k], batch.images[i], ids[k]))
         return digits
