@@ -233,8 +233,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         # The edge of a sheet held at an angle, or of a shadow across it, and a "1" written along one
         # look alike here, and so do the desk's grain and a digit in a shadow: the network tells them
         # apart (pipeline: shown only if read surely).
-        cand.sure_only = desk.dim(box) or (box[2] >= STEP_SLIVER * box[3] and _on_a_slanted_step(
-            ink.levels[ink.level], ink.paper, labels, mem, box))
+        cand.sure_only = desk.dim(box) or _on_a_slanted_step(ink.levels[ink.level], ink.paper, labels, mem, box)
         candidates.append(cand)
     if len(candidates) > cfg.max_candidates:
         candidates.sort(key=lambda c: -c.area)
