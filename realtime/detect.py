@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from realtime.ink import WRITING_SHAPE, Ink, Look, components, darkness, find_ink, paper_map, to_8bit, to_gray
+from realtime.ink import WRITING_SHAPE, Ink, Look, components, darkness, find_ink, paper_map, spreads, to_8bit, to_gray
 from train.resample import jit, linear_axis
 
 CROP_HEIGHT = 48  # a candidate is cut out at the coarsest level where it is still at least this tall
@@ -290,29 +290,27 @@ class _Desk:
 
     def __init__(self, paper: np.ndarray) -> None:
         self.paper = paper
-        self.level: float | None = None
+        self.typical: float | None = None  # the frame's paper (its median), taken when first needed
 
     def dim(self, box: list[int]) -> bool:
-        """Whether the paper under a shape is under DIM_PAPER of the frame's typical paper (paper at
-        least DIM_PAPER of white is not: the usual frame needs no median)."""
+        """Whether the paper under a shape is under DIM_PAPER of the frame's typical paper."""
         x, y, w, h = box
-        mean = cv2.mean(self.paper[y : y + h, x : x + w])[0]
-        if mean >= DIM_PAPER * 255:
-            return False
-        if self.level is None:
-            self.level = DESK * float(np.median(self.paper[::4, ::4]))
-        return mean < DIM_PAPER / DESK * self.level
+        return self._below(cv2.mean(self.paper[y : y + h, x : x + w])[0], DIM_PAPER)
 
     def under(self, box: list[int]) -> bool:
         x, y, w, h = box
         if self.paper[y + h // 2, x + w // 2] >= 2 * DESK * 255:
             return False  # bright paper at its middle (the usual shape, at a pixel's cost)
-        mean = cv2.mean(self.paper[y : y + h, x : x + w])[0]
-        if mean >= DESK * 255:
+        return self._below(cv2.mean(self.paper[y : y + h, x : x + w])[0], DESK)
+
+    def _below(self, mean: float, share: float) -> bool:
+        """Whether paper `mean` bright is under `share` of the frame's typical paper. Paper at least
+        that share of white is not, whatever the frame's: the usual shape needs no median."""
+        if mean >= share * 255:
             return False
-        if self.level is None:
-            self.level = DESK * float(np.median(self.paper[::4, ::4]))
-        return mean < self.level
+        if self.typical is None:
+            self.typical = float(np.median(self.paper[::4, ::4]))
+        return mean < share * self.typical
 
 
 def _quantile(values: np.ndarray, q: float) -> float:
@@ -336,6 +334,12 @@ def _on_a_step(gray: np.ndarray, labels: np.ndarray, members: list[int], box: li
     right = gray[y : y + h, x + w + 1 : x + w + b + 1]
     a, c = _quantile(left, 0.75), _quantile(right, 0.75)  # the surface, not ink beside it
     own = _quantile(gray[y : y + h, x : x + w][_members(labels[y : y + h, x : x + w], members)], 0.5)
+    return _steps(a, c, own)
+
+
+def _steps(a: float, c: float, own: float) -> bool:
+    """Whether the surface on one side of a shape (`a`, `c`: the two sides' brightness) is much darker
+    than on the other (STEP), and the shape's own pixels (`own`, their median) hardly darker than that."""
     return min(a, c) < STEP * max(a, c) and own > STEP * min(a, c)
 
 
@@ -353,14 +357,12 @@ def _on_a_slanted_step(gray: np.ndarray, paper: np.ndarray, labels: np.ndarray, 
     m = cv2.moments(own.view(np.uint8), binaryImage=True)
     if m["m00"] < 8:
         return False
-    a, b, c = m["mu20"] / m["m00"], m["mu11"] / m["m00"], m["mu02"] / m["m00"]
-    root = np.sqrt(max(0.0, (a - c) ** 2 / 4 + b * b))
-    major, minor = (a + c) / 2 + root, max((a + c) / 2 - root, 0.0)
-    if minor > STEP_SLIVER**2 * major:  # (spreads are squared lengths)
+    along, across, theta = spreads(m)
+    across = max(across, 0.0)
+    if across > STEP_SLIVER**2 * along:  # (spreads are squared lengths)
         return False
-    theta = 0.5 * np.arctan2(2 * b, a - c)  # the axis's direction
     normal = np.array([-np.sin(theta), np.cos(theta)])
-    length, width = np.sqrt(12 * major), np.sqrt(12 * minor)
+    length, width = np.sqrt(12 * along), np.sqrt(12 * across)
     ys, xs = np.nonzero(own)
     pick = slice(None, None, max(1, ys.size // 64))
     pts = np.stack([xs[pick] + x, ys[pick] + y], 1).astype(np.float64)
@@ -376,9 +378,7 @@ def _on_a_slanted_step(gray: np.ndarray, paper: np.ndarray, labels: np.ndarray, 
         if side.size < 8:
             return False  # the step runs out of the frame: too little of that side to judge
         sides.append(_quantile(side, 0.75))
-    lo, hi = min(sides), max(sides)
-    mine = _quantile(gray[y : y + h, x : x + w][own], 0.5)
-    return lo < STEP * hi and mine > STEP * lo
+    return _steps(sides[0], sides[1], _quantile(gray[y : y + h, x : x + w][own], 0.5))
 
 
 def _on_sheet_edge(labels: np.ndarray, members: list[int], box: list[int], edges: np.ndarray | None) -> bool:

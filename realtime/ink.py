@@ -894,7 +894,7 @@ def _axis(labels: np.ndarray, i: int, stat: np.ndarray, across: bool = False) ->
     m = _moments(labels, i, stat)
     if m["m00"] <= 0:
         return 0.0, 0.0
-    along, off, theta = _spreads(m, across)
+    along, off, theta = spreads(m, across)
     return float(np.tan(theta)), float(np.sqrt(along / max(off, 1e-6)))
 
 
@@ -904,7 +904,7 @@ def _moments(labels: np.ndarray, i: int, stat: np.ndarray) -> dict[str, float]:
     return cv2.moments((labels[y : y + h, x : x + w] == i).view(np.uint8), binaryImage=True)
 
 
-def _spreads(m: dict[str, float], across: bool = False) -> tuple[float, float, float]:
+def spreads(m: dict[str, float], across: bool = False) -> tuple[float, float, float]:
     """From a shape's moments: the variance of its pixels along its main axis and across it, and the
     axis' angle from the x axis (from the y axis, `across`)."""
     a, b, c = m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"]
@@ -1080,7 +1080,7 @@ def _straight(labels: np.ndarray, i: int, stat: np.ndarray, thick: float) -> boo
     m = _moments(labels, i, stat)
     if m["m00"] <= 0:
         return False
-    across = _spreads(m)[1]
+    across = spreads(m)[1]
     return float(np.sqrt(max(across, 0.0))) <= 0.4 * thick + 1.0
 
 
