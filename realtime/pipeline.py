@@ -215,6 +215,13 @@ def _within(row: list[int], line: list[int], boxes: list[Box]) -> list[int]:
     return sorted(set(inside) | set(line), key=lambda k: boxes[k][0])
 
 
+def _set_among(row: list[int], line: list[int], boxes: list[Box]) -> list[int]:
+    """The shapes of `row` set among a line of print (`_within` its box) that are shorter than its
+    shapes' median: its lower-case letters ("o" of "No.", read as a 0), a size group of their own."""
+    short = statistics.median(boxes[k][3] for k in line)
+    return [k for k in _within(row, line, boxes) if boxes[k][3] < short]
+
+
 def _in_words(n: int, boxes: list[Box]) -> set[int]:
     """Which of the first `n` boxes (shapes) lie inside one of the rest (words of print run together,
     see detect._words), centre in, no taller and at least half as tall: the small letters of a line
@@ -425,7 +432,9 @@ class Reader:
         letters (a page's "Page 5 of 15", whose lower-case letters are too small to be shapes, so that
         what is left of it stands too far apart to look set as type). A heading's or a form's "No. 19715", a label's
         "Amount 876" are in such lines, and read as digits they would be extra boxes; handwritten
-        numbers with a stray mark or two, or a sum written with + and x, keep theirs."""
+        numbers with a stray mark or two, or a sum written with + and x, keep theirs. A line found to
+        be print takes its lower-case letters with it (_set_among): the "o" of "No." is a size group
+        of its own, and alone it reads as a 0."""
         conf = [float(batch.probs[i].max()) for i in chosen] + [0.0] * len(words)
         reads = [(batch.probs[i], batch.images[i]) for i in chosen]
         boxes = [batch.boxes[i] for i in chosen] + list(words)
@@ -443,6 +452,8 @@ class Reader:
                         or _numbered(line, boxes, conf, reads, self.not_a_digit)
                         or (lettered and _numbered(line, boxes, conf, reads, self.not_a_digit, PRINTED_DIGITS))):
                     drop.update(line)
+                    if any(k < len(chosen) for k in line):  # (words alone may be a ruled line's stretches)
+                        drop.update(_set_among(row, line, boxes))
         drop.update(_in_words(len(chosen), boxes))
         batch.dropped += [boxes[k] for k in sorted(drop) if k < len(chosen)]
         return [i for k, i in enumerate(chosen) if k not in drop]

@@ -275,6 +275,20 @@ def test_a_printed_word_run_into_one_shape_counts_its_letters(reader, digits):
     assert s["read_right"] == s["digits"] == 2, (s, errors)
 
 
+def test_the_small_letters_set_among_a_line_of_print_go_with_it(reader, digits):
+    """Printed text, seed 0, frames 29 and 33: "... No. 9..." and "... No. 3..." beside handwriting.
+    The line's capitals and digits were found to be print and not shown, but its "o", shorter than
+    them, was a size group of its own, and read as a 0. The shapes of a printed line's row set among
+    it (inside its box) and shorter than its shapes are its lower-case letters (pipeline._set_among):
+    no extra box, and the handwritten digits are all read."""
+    frames = list(wild_scenes("printed text and a date stamp", 34, digits, seed=0))
+    for k in (29, 33):
+        res = reader.read(frames[k].image, still=True)
+        s, errors = score_frame(res, frames[k])
+        shown = [(d.symbol, d.box) for d in res.digits]
+        assert s["extra"] == 0 and s["read_right"] == s["digits"], (k, s, errors, shown)
+
+
 def test_a_printed_line_with_letters_and_a_few_even_digits_is_print(reader, digits):
     """Printed text, seed 0, frame 9: "Page 5 of 15" beside handwriting. Its lower-case letters are
     under a third of the writing's height and never become shapes, so the line's shapes stood too far
