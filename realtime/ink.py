@@ -68,6 +68,8 @@ LINE_SPAN = 0.4  # a printed line crosses at least this share of the frame ...
 LINE_PIECE = 0.2  # ... or, where it is broken, GRID_PIECES straight pieces of one thickness cross this share
 GRID_PIECES = 5  # and are GRID_WRITING times as long as the writing is tall
 GRID_WRITING = 1.5
+PIECE_STROKES = 0.8  # ... each a printed line no thicker than this many of the writing's strokes (a
+#                      row of print, its letters run together, is as thick as they are tall)
 LINE_TILT = 0.14  # ... and rises at most this much per pixel along it (8 degrees) ...
 LINE_THICK = 0.01  # ... and is no thicker than this share of the frame (and a few pixels): a shadow's band is
 SHEET_EDGE = 0.6  # a line with one side darker than this share of the other is the sheet's edge
@@ -715,7 +717,8 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     low, high = _thresholds(dark, scale, share, threshold, NOISY_GRAIN if smoothed else GRAIN)
     mask = ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise))
     if fresh or look.lines:
-        mask, lines = remove_lines(mask, gray, dark, scale.height / f if scale.found else 0.0, 255 * scale.contrast)
+        mask, lines = remove_lines(mask, gray, dark, scale.height / f if scale.found else 0.0, 255 * scale.contrast,
+                                   scale.stroke / f if scale.found else 0.0)
         if fresh:
             look = replace(look, lines=cv2.countNonZero(lines) > 0)
     else:  # a sheet with no printed lines a few frames ago has none now
@@ -807,7 +810,7 @@ def _rank(gray: np.ndarray, writing: np.ndarray) -> float:
 
 
 def remove_lines(mask: np.ndarray, gray: np.ndarray, dark: np.ndarray, writing: float = 0.0, ink: float = 0.0,
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 stroke: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Take printed lines (ruled, squared, dotted paper) and the edges of the sheet out of an ink mask
     of `gray` (whose darkness is `dark`; the writing's typical darkness `ink`, 0-255, 0 if unknown):
     (mask without them, lines).
@@ -844,7 +847,7 @@ def remove_lines(mask: np.ndarray, gray: np.ndarray, dark: np.ndarray, writing: 
             found = cv2.warpAffine(found, back, (m.shape[1], m.shape[0]), flags=cv2.INTER_NEAREST)
             removed = cv2.bitwise_and(cv2.dilate(found, np.ones((3, 3), np.uint8)), m)
         else:
-            found = _line_pixels(m, turn(gray), writing, crossed=crossed)
+            found = _line_pixels(m, turn(gray), writing, crossed=crossed, stroke=stroke)
             if found is None:
                 continue
             removed = cv2.subtract(found, _writing_on_lines(m, found, turn(dark), ink))
@@ -948,12 +951,16 @@ def _rim(shape: tuple[int, int]) -> np.ndarray:
 
 
 def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0, rim: np.ndarray | None = None,
-                 crossed: bool = False) -> np.ndarray | None:
+                 crossed: bool = False, stroke: float = 0.0) -> np.ndarray | None:
     """Pixels of near-horizontal lines crossing LINE_SPAN of the mask's width, or None. `rim`: where
     the frame's border lies, when the mask is the frame turned level (see remove_lines); else its own.
     `crossed`: printed lines across these were found already; then one long line alone is printed
     too (a ruled sheet's margin line, ending where the sheet does), and so is a piece of one running
-    out of the frame (the margin line, faint, broken into pieces).
+    out of the frame (the margin line, faint, broken into pieces). `stroke`: the writing's stroke
+    width in the mask's pixels (0: unknown); a grid's pieces are each one printed line, no thicker
+    than PIECE_STROKES of it, while the bridging runs a row of print's letters into a band as thick
+    as their height: taken out as a grid, it left the letters' stems and bowls to be read as 1s and
+    0s, and left in, the print test sees whole letters.
 
     Runs along a tilted line are short steps; dilating the mask by a pixel up and down first makes the
     steps overlap, and a short opening along the rows then keeps only what is line-like locally. Of
@@ -1009,7 +1016,10 @@ def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0, rim: 
         t = np.sort(thick[pieces])
         pt = thick[pieces]
         same = np.searchsorted(t, pt + 0.5 * pt + 1, "right") - np.searchsorted(t, pt - 0.5 * pt - 1, "left")
-        chosen[np.array(pieces)[same >= GRID_PIECES]] = True
+        grid = same >= GRID_PIECES
+        if stroke > 0:  # (less the two pixels the dilation added)
+            grid &= pt - 2 <= PIECE_STROKES * stroke
+        chosen[np.array(pieces)[grid]] = True
         if crossed:  # a faint margin line, broken: its piece that runs out of the frame
             p = np.array(pieces)
             out = (x[p] <= 2) | (x[p] + w[p] >= W - 2) if rim is None else np.isin(p, labels[rim > 0])

@@ -289,6 +289,21 @@ def test_the_small_letters_set_among_a_line_of_print_go_with_it(reader, digits):
         assert s["extra"] == 0 and s["read_right"] == s["digits"], (k, s, errors, shown)
 
 
+def test_a_row_of_print_is_not_taken_out_as_a_grids_pieces(reader, digits):
+    """Printed text, seed 0, frames 1 and 8: rows of bold print ("Meter reading No. 80448", an
+    invoice's number) beside handwriting on plain paper. Bridged along the rows, their letters ran
+    into straight bands of one thickness, five of them: a grid's broken lines, taken out; what stood
+    above and below them (stems, a "t", the "o" of "No.") was read as 1s, 0s and 8s, 13 extra boxes.
+    A grid's pieces are each one printed line, no thicker than the writing's strokes
+    (ink.PIECE_STROKES); left whole, the print test knows the rows for print."""
+    frames = list(wild_scenes("printed text and a date stamp", 9, digits, seed=0))
+    for k in (1, 8):
+        res = reader.read(frames[k].image, still=True)
+        s, errors = score_frame(res, frames[k])
+        shown = [(d.symbol, d.box) for d in res.digits]
+        assert s["extra"] == 0 and s["read_right"] == s["digits"], (k, s, errors, shown)
+
+
 def test_a_printed_line_with_letters_and_a_few_even_digits_is_print(reader, digits):
     """Printed text, seed 0, frame 9: "Page 5 of 15" beside handwriting. Its lower-case letters are
     under a third of the writing's height and never become shapes, so the line's shapes stood too far
