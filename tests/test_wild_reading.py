@@ -29,7 +29,6 @@ ONE_DIGIT_FRAMES = 24  # ... and for the conditions with one digit a frame
 FLOORS = {
     "hairline pen": (0.72, 0.68, 0.15),
     "squared paper": (0.88, 0.78, 0.40),
-    "printed text and a date stamp": (0.90, 0.85, 0.35),
     "dim light": (0.68, 0.32, 0.30),
     "sheet held at an angle": (0.88, 0.72, 0.15),
     "blur": (0.62, 0.62, 0.10),
