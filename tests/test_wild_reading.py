@@ -50,6 +50,14 @@ def score_frame(res, sc) -> tuple[dict, list]:
     return score.summary(), score.errors
 
 
+def assert_read_whole(reader, sc, *what) -> None:
+    """Every digit of a wild frame read right and no extra box (`what` names the frame on failure)."""
+    res = reader.read(sc.image, still=True)
+    s, errors = score_frame(res, sc)
+    shown = [(d.symbol, d.box) for d in res.digits]
+    assert s["read_right"] == s["digits"] and s["extra"] == 0, (*what, s, errors, shown)
+
+
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_each_condition_is_read(reader, digits, condition):
     score = Score()
@@ -146,9 +154,7 @@ def test_pieces_one_above_the_other_are_joined_even_when_one_reads_as_a_sure_dig
     one = list(wild_scenes("single digit (20-50 % of the height)", 12, digits, seed=0))
     vga = list(wild_scenes("640x480 frame", 17, digits, seed=0))
     for sc in (one[11], vga[16]):
-        res = reader.read(sc.image, still=True)
-        s, errors = score_frame(res, sc)
-        assert s["read_right"] == s["digits"] and s["extra"] == 0, (s, errors)
+        assert_read_whole(reader, sc)
 
 
 def test_the_slanted_edge_of_a_sheet_held_at_an_angle_is_not_shown_but_a_sure_digit_on_a_step_is(reader, digits):
@@ -282,10 +288,7 @@ def test_the_small_letters_set_among_a_line_of_print_go_with_it(reader, digits):
     no extra box, and the handwritten digits are all read."""
     frames = list(wild_scenes("printed text and a date stamp", 34, digits, seed=0))
     for k in (29, 33):
-        res = reader.read(frames[k].image, still=True)
-        s, errors = score_frame(res, frames[k])
-        shown = [(d.symbol, d.box) for d in res.digits]
-        assert s["extra"] == 0 and s["read_right"] == s["digits"], (k, s, errors, shown)
+        assert_read_whole(reader, frames[k], k)
 
 
 def test_a_row_of_print_is_not_taken_out_as_a_grids_pieces(reader, digits):
@@ -297,10 +300,7 @@ def test_a_row_of_print_is_not_taken_out_as_a_grids_pieces(reader, digits):
     (ink.PIECE_STROKES); left whole, the print test knows the rows for print."""
     frames = list(wild_scenes("printed text and a date stamp", 9, digits, seed=0))
     for k in (1, 8):
-        res = reader.read(frames[k].image, still=True)
-        s, errors = score_frame(res, frames[k])
-        shown = [(d.symbol, d.box) for d in res.digits]
-        assert s["extra"] == 0 and s["read_right"] == s["digits"], (k, s, errors, shown)
+        assert_read_whole(reader, frames[k], k)
 
 
 def test_a_printed_line_with_letters_and_a_few_even_digits_is_print(reader, digits):
@@ -341,10 +341,7 @@ def test_a_digit_inside_the_box_of_the_sheets_edge_is_not_its_piece(reader, digi
     inside that box was folded into it as its piece, and never read. A piece goes into a shape
     reaching the border only where that shape's own pixels come near it (detect._merge_pieces)."""
     for seed, k in ((0, 29), (3, 7)):
-        sc = list(wild_scenes("thick marker", k + 1, digits, seed=seed))[k]
-        res = reader.read(sc.image, still=True)
-        s, errors = score_frame(res, sc)
-        assert s["read_right"] == s["digits"] and s["extra"] == 0, (s, errors)
+        assert_read_whole(reader, list(wild_scenes("thick marker", k + 1, digits, seed=seed))[k], seed, k)
 
 
 def test_the_edge_of_the_sheet_or_of_a_shadow_is_no_1(reader, digits):
@@ -353,10 +350,7 @@ def test_the_edge_of_the_sheet_or_of_a_shadow_is_no_1(reader, digits):
     step in the light, no darker than that side. A narrow shape with a step beside it whose own
     pixels are hardly darker than the dark side is not read (detect._on_a_step)."""
     for condition, k in (("640x480 frame", 13), ("JPEG", 19), ("1920x1080 frame", 56)):
-        sc = list(wild_scenes(condition, k + 1, digits, seed=3))[k]
-        res = reader.read(sc.image, still=True)
-        s, errors = score_frame(res, sc)
-        assert s["read_right"] == s["digits"] and s["extra"] == 0, (condition, s, errors)
+        assert_read_whole(reader, list(wild_scenes(condition, k + 1, digits, seed=3))[k], condition, k)
 
 
 def test_a_rulers_shadow_darker_than_the_writing_is_parted_from_it(reader, digits):
