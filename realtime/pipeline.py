@@ -26,7 +26,7 @@ import numpy as np
 from realtime.classify import Backend, second_look
 from realtime.detect import Candidate, DetectConfig, Detection, detect, join, propose_cuts
 from realtime.ink import Look
-from realtime.normalise import normalise
+from realtime.normalise import level, normalise
 from realtime.track import Box, Tracker, group_rows, read_lines, row_slope
 from train.mnist_spec import NOT_A_DIGIT
 from train.resample import jit
@@ -314,6 +314,8 @@ class Reader:
         clock.lap("classify")
         chosen = [i for segs, n in zip(options, expected) for i in self._best(segs, batch, n)]
         slope = row_slope([batch.boxes[i] for i in chosen])  # (0 unless the sheet is held at an angle)
+        if slope:
+            self._level(chosen, batch, slope)
         chosen = self._without_print(chosen, batch, det.words, slope)
         digits = self._digits(chosen, batch, still, t)
         rows = group_rows([d.box for d in digits], slope)
@@ -421,6 +423,20 @@ class Reader:
         if len(segs) == 1:
             return segs[0]
         return max(segs, key=lambda idx: self._score(idx, batch.boxes, batch.probs, expected))
+
+    def _level(self, chosen: list[int], batch: _Batch, slope: float) -> None:
+        """The chosen shapes of a sheet held at an angle read again, each turned level (normalise.level),
+        in one call; these readings replace the first. Only shapes first read as digits, and not those
+        shown only if read surely: levelling mends how a digit is read, not whether a shape is one (a
+        ruled line's piece, or the sheet's edge against the desk, turned level is a bar, and may read
+        as a sure 1)."""
+        read = [i for i in chosen if batch.probs[i].max() >= self.not_a_digit and not batch.sure_only[i]]
+        if not read:
+            return
+        again = [level(batch.images[i], slope) for i in read]
+        probs = self.backend.predict(np.stack(again))
+        for k, i in enumerate(read):
+            batch.images[i], batch.probs[i] = again[k], probs[k]
 
     def _without_print(self, chosen: list[int], batch: _Batch, words: list[Box], slope: float = 0.0) -> list[int]:
         """Drop the shapes of printed text lines: lines (shapes of one size in one row) with a word run
