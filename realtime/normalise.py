@@ -94,7 +94,7 @@ def level(image: np.ndarray, slope: float) -> np.ndarray:
     smoothly (a turn at the crop's own resolution, often only a few dozen pixels, read worse)."""
     up = 4
     big = cv2.resize(image, (SIZE * up, SIZE * up), interpolation=cv2.INTER_CUBIC)
-    pad = int(0.21 * SIZE * up) + 1  # a canvas the turned digit cannot leave: its side over the diagonal
+    pad = int(0.21 * SIZE * up) + 1  # (sqrt(2) - 1) / 2 of the side each way: room for the turned diagonal
     big = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     c = (big.shape[1] - 1) / 2
     turn = cv2.getRotationMatrix2D((c, c), math.degrees(math.atan(slope)), 1.0)

@@ -315,7 +315,9 @@ class Reader:
         chosen = [i for segs, n in zip(options, expected) for i in self._best(segs, batch, n)]
         slope = row_slope([batch.boxes[i] for i in chosen])  # (0 unless the sheet is held at an angle)
         if slope:
+            clock.lap("track")
             self._level(chosen, batch, slope)
+            clock.lap("classify")
         chosen = self._without_print(chosen, batch, det.words, slope)
         digits = self._digits(chosen, batch, still, t)
         rows = group_rows([d.box for d in digits], slope)
