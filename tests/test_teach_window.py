@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from conftest import ROOT
 from test_teach import sheet
-from test_window import display, find_window, key, screen, xdotool  # noqa: F401 - display is a fixture
+from test_window import display, find_window, key, shown_when, xdotool  # noqa: F401 - display is a fixture
 
 from realtime.draw import BLUE
 from realtime.samples import load_samples
@@ -32,13 +32,11 @@ def wait_for(log: Path, text: str, timeout: float = 60.0) -> str:
 def border_shows(fb: Path, screen_name: str, window: str, blue: bool, timeout: float = 10.0) -> bool:
     """Whether the window's border is (or is not, with blue=False) teach mode's blue within `timeout` s: the
     log line comes just before the window is drawn, and a busy machine may take a while to draw it."""
-    deadline = time.time() + timeout
-    while True:
-        img = screen(fb, screen_name, window)
+    def blue_edge(img: np.ndarray) -> bool:
         near = np.all(np.abs(img.astype(int) - BLUE) < 30, axis=2)
-        if bool(near[:, :3].all() and near[-3:].all()) == blue or time.time() > deadline:
-            return bool(near[:, :3].all() and near[-3:].all()) == blue
-        time.sleep(0.2)
+        return bool(near[:, :3].all() and near[-3:].all())
+
+    return blue_edge(shown_when(fb, screen_name, window, lambda img: blue_edge(img) == blue, timeout)) == blue
 
 
 def type_keys(screen_name: str, window: str, text: str) -> None:
