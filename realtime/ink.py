@@ -109,6 +109,7 @@ class Ink:
     light_on_dark: bool
     look: Look | None = None  # the first look the scale and polarity come from
     labelled: Labelled | None = None  # the mask's components (count, labels[, box stats]), if at hand
+    dark: np.ndarray | None = None  # uint8 darkness (`darkness`) at the search level
 
 
 def to_8bit(frame: np.ndarray) -> np.ndarray:
@@ -726,7 +727,7 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     mask, labelled = without_shade(mask, dark, 255 * scale.contrast if scale.found else 0.0)
     if scale.found:
         mask, labelled = without_bands(mask, dark, labelled, scale.stroke / f, 255 * scale.contrast)
-    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look, labelled)
+    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look, labelled, dark)
 
 
 def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, float]:

@@ -52,6 +52,8 @@ JOIN_WIDE = 1.3  # ... joined no wider than this for their height (one digit, no
 JOIN_TALL = 1.5  # ... nor taller than this many of the frame's sure digits' median height, are one digit
 #                   in two pieces if the network reads them joined as a digit more surely than apart ...
 JOIN_MOST = 64  # ... (pairs tried per frame at most: a texture's grain makes many doubtful shapes)
+FAINT_INK = 0.4  # a shape read as a digit whose ink is under this share as dark as the frame's typical digit's
+#                 (the median of those read) is no writing: a faint margin line's broken piece, a hand's shadow
 
 
 @dataclass
@@ -113,11 +115,13 @@ class _Batch:
         self.probs = np.zeros((0, 10), np.float32)
         self.dropped: list[Box] = []  # shapes read and then not shown: not digits, or print
         self.sure_only: list[bool] = []  # shown only if read surely (detect.Candidate.sure_only)
+        self.ink: list[float] = []  # how dark each image's shape is (detect.Candidate.ink)
 
-    def add(self, image: np.ndarray, box: Box, sure_only: bool = False) -> int:
+    def add(self, image: np.ndarray, box: Box, cand: Candidate, sure_only: bool = False) -> int:
         self.images.append(image)
         self.boxes.append(box)
         self.sure_only.append(sure_only)
+        self.ink.append(cand.ink)
         return len(self.images) - 1
 
     def classify(self, backend: Backend) -> None:
@@ -303,7 +307,7 @@ class Reader:
         clock.lap("detect")
         batch = _Batch()
         for cand in det.candidates:  # every candidate read as one digit, in one batch
-            batch.add(*normalise(cand), cand.sure_only)
+            batch.add(*normalise(cand), cand, cand.sure_only)
         clock.lap("normalise")
         batch.classify(self.backend)
         clock.lap("classify")
@@ -368,7 +372,7 @@ class Reader:
         if not pairs:
             return cands, rows
         joined = [join(every[i], every[j]) for i, j in pairs]
-        at = [batch.add(*normalise(c)) for c in joined]
+        at = [batch.add(*normalise(c), c) for c in joined]
         batch.classify(self.backend)
         gains = []
         for k, ((i, j), r) in enumerate(zip(pairs, at)):
@@ -415,7 +419,7 @@ class Reader:
                 idx = []
                 for part in seg:
                     if part not in seen:
-                        seen[part] = batch.add(*normalise(cand, part))
+                        seen[part] = batch.add(*normalise(cand, part), cand)
                     idx.append(seen[part])
                 segs.append(idx)
             options[i] = segs
@@ -486,15 +490,21 @@ class Reader:
         else:
             self.tracker.reset()
             ids = [-1] * len(chosen)
+        conf = p.max(axis=1) if chosen else np.zeros(0, np.float32)
+        shown = [k for k, i in enumerate(chosen) if conf[k] >= self.not_a_digit
+                 and not (batch.sure_only[i] and conf[k] < self.min_confidence)]
+        # The network says "none of these" to the rest: a letter, a grid dot, the paper's grain (or, in doubt,
+        # on the desk, in a hard shadow, along the edge of a sheet held at an angle). Of what it reads, a
+        # shape far fainter than the frame's typical digit is no writing (FAINT_INK).
+        if shown:
+            typical = float(np.median([batch.ink[chosen[k]] for k in shown]))
+            shown = [k for k in shown if batch.ink[chosen[k]] >= FAINT_INK * typical]
+        batch.dropped += [frame_boxes[k] for k in sorted(set(range(len(chosen))) - set(shown))]
         digits = []
-        for k, i in enumerate(chosen):
-            conf = float(p[k].max())
-            if conf < self.not_a_digit or (batch.sure_only[i] and conf < self.min_confidence):
-                batch.dropped.append(frame_boxes[k])
-                continue  # the network says "none of these": a letter, a grid dot, the paper's grain (or, in
-                #           doubt, on the desk, in a hard shadow, along the edge of a sheet held at an angle)
-            digit = int(p[k].argmax()) if conf >= self.min_confidence else None
-            digits.append(Digit(frame_boxes[k], digit, conf, p[k], batch.images[i], ids[k]))
+        for k in shown:
+            i = chosen[k]
+            digit = int(p[k].argmax()) if conf[k] >= self.min_confidence else None
+            digits.append(Digit(frame_boxes[k], digit, float(conf[k]), p[k], batch.images[i], ids[k]))
         return digits
 
     def _second_look(self, probs: np.ndarray, images: list[np.ndarray]) -> np.ndarray:

@@ -360,3 +360,14 @@ def test_a_rulers_shadow_darker_than_the_writing_is_parted_from_it(reader, digit
     res = reader.read(sc.image, still=True)
     s, errors = score_frame(res, sc)
     assert s["read_right"] >= 5 and s["extra"] == 0, (s, errors)
+
+
+def test_a_shape_far_fainter_than_the_writing_is_not_shown(reader, digits):
+    """Seed 3: ruled paper frame 36 and a sheet held at an angle, frame 55, showed pieces of the pink
+    margin line as "1"s (and a "?"); hard shadows, frame 4, two fingers of a hand's shadow. Each is
+    under FAINT_INK of the darkness of the frame's typical digit (the median of those read), so it is
+    no writing and not shown; every digit of the three frames is read. Relative, not absolute: a frame
+    of faint writing alone is read as well (the dim-light condition and the photos' "dim" keep their
+    figures)."""
+    for condition, k in (("ruled paper", 36), ("sheet held at an angle", 55), ("hard shadows", 4)):
+        assert_read_whole(reader, list(wild_scenes(condition, k + 1, digits, seed=3))[k], condition, k)
