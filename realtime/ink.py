@@ -77,6 +77,10 @@ FAINT_LINE = 0.6  # a printed line this much fainter than the writing tells ink 
 LINE_BEND = 0.02  # a broken line's piece lies on its extension within this much per pixel along it
 MAX_TILT = 0.6  # a sheet held at an angle: its lines, rising up to this much (31 degrees), are found level ...
 LINE_THIN = 4.0  # ... their slope measured on shapes crossing LINE_SPAN, this many times longer than wide
+TILT_PIECE = 0.05  # ... or, where no shape crosses that much (faint lines broken up), on pieces crossing this
+#                    share of the frame: GRID_PIECES of them or more at one slope (within TILT_AGREE), together
+#                    crossing LINE_SPAN of it
+TILT_AGREE = 0.05
 CROSSING = 15  # a line of one way crossing a line of the other is at most this many pixels thick
 LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this share (%) of the frame, and
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
@@ -844,7 +848,7 @@ def remove_lines(mask: np.ndarray, gray: np.ndarray, dark: np.ndarray, writing: 
             if crossed:
                 level[0] = _crossings(level[0], cv2.warpAffine(turn(lines), rot, size, flags=cv2.INTER_NEAREST))
             rim = cv2.warpAffine(_rim(m.shape), rot, size, flags=cv2.INTER_NEAREST)
-            found = _line_pixels(level[0], level[1], writing, rim, crossed)  # (no `stroke`: see above)
+            found = _line_pixels(level[0], level[1], writing, rim, crossed, span=m.shape[1])  # (no `stroke`: see above)
             if found is None:
                 continue
             found = cv2.subtract(found, _writing_on_lines(level[0], found, level[2], ink))
@@ -873,8 +877,9 @@ def _crossings(mask: np.ndarray, taken: np.ndarray) -> np.ndarray:
 def _tilts(mask: np.ndarray) -> tuple[float, float]:
     """The slopes of the shapes crossing LINE_SPAN of the mask's width (dy/dx) and of those crossing
     that much of its height (dx/dy), where they rise by more than LINE_TILT: the printed lines of a
-    sheet held at an angle (with the digits written on them joined to them). 0 where there are none,
-    or they lie level enough to be found as they are. One labelling for both."""
+    sheet held at an angle (with the digits written on them joined to them), or of their pieces where
+    they are broken (_pieces_slope). 0 where there are none, or they lie level enough to be found as
+    they are. One labelling for both."""
     H, W = mask.shape
     if W < 16 or H < 16:
         return 0.0, 0.0
@@ -891,8 +896,31 @@ def _tilts(mask: np.ndarray) -> tuple[float, float]:
         long = np.flatnonzero(thin & (stats[:, side] >= LINE_SPAN * span))
         slopes = [slope for slope, ratio in (_axis(labels, i, stats[i], across) for i in long) if ratio >= LINE_THIN]
         slope = float(np.median(slopes)) if slopes else 0.0  # (a grid's lines, joined into one mesh, have none)
+        if not long.size:
+            slope = _pieces_slope(labels, stats, thin, side, span, across)
         out.append(slope if LINE_TILT / 2 < abs(slope) <= MAX_TILT else 0.0)
     return out[0], out[1]
+
+
+def _pieces_slope(labels: np.ndarray, stats: np.ndarray, thin: np.ndarray, side: int, span: int, across: bool,
+                  ) -> float:
+    """The slope of a sheet's printed lines where they are broken into pieces (faint print, a shadow,
+    sensor noise), none crossing LINE_SPAN of the frame: the median slope of the thin, straight pieces
+    crossing TILT_PIECE of it, if GRID_PIECES of them or more agree with it (within TILT_AGREE) and
+    those together cross LINE_SPAN of it; else 0. Handwriting's strokes (a 1, a 7's stem) are
+    straight too, but their slopes scatter."""
+    found = []
+    for i in np.flatnonzero(thin & (stats[:, side] >= TILT_PIECE * span)):
+        slope, ratio = _axis(labels, i, stats[i], across)
+        if ratio >= LINE_THIN:
+            found.append((slope, stats[i, side]))
+    if len(found) < GRID_PIECES:
+        return 0.0
+    slopes, lengths = np.array(found, np.float64).T
+    agree = np.abs(slopes - np.median(slopes)) <= TILT_AGREE
+    if agree.sum() < GRID_PIECES or lengths[agree].sum() < LINE_SPAN * span:
+        return 0.0
+    return float(np.median(slopes[agree]))
 
 
 def _axis(labels: np.ndarray, i: int, stat: np.ndarray, across: bool = False) -> tuple[float, float]:
@@ -955,7 +983,7 @@ def _rim(shape: tuple[int, int]) -> np.ndarray:
 
 
 def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0, rim: np.ndarray | None = None,
-                 crossed: bool = False, stroke: float = 0.0) -> np.ndarray | None:
+                 crossed: bool = False, stroke: float = 0.0, span: int = 0) -> np.ndarray | None:
     """Pixels of near-horizontal lines crossing LINE_SPAN of the mask's width, or None. `rim`: where
     the frame's border lies, when the mask is the frame turned level (see remove_lines); else its own.
     `crossed`: printed lines across these were found already; then one long line alone is printed
@@ -964,7 +992,9 @@ def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0, rim: 
     width in the mask's pixels (0: unknown); a grid's pieces are each one printed line, no thicker
     than PIECE_STROKES of it, while the bridging runs a row of print's letters into a band as thick
     as their height: taken out as a grid, it left the letters' stems and bowls to be read as 1s and
-    0s, and left in, the print test sees whole letters.
+    0s, and left in, the print test sees whole letters. `span`: the frame's width, where the mask is the
+    frame turned level on a larger canvas (see remove_lines): lengths are shares of the frame, not of
+    the canvas (on that, the broken lines of a sheet held at 25 degrees came out too short to count).
 
     Runs along a tilted line are short steps; dilating the mask by a pixel up and down first makes the
     steps overlap, and a short opening along the rows then keeps only what is line-like locally. Of
@@ -975,6 +1005,7 @@ def _line_pixels(mask: np.ndarray, gray: np.ndarray, writing: float = 0.0, rim: 
     H, W = mask.shape
     if W < 16 or H < 3:
         return None
+    W = span or W
     step = max(5, int(3 / LINE_TILT))  # a 3-px-thick tilted line gives runs at least this long
     across = cv2.dilate(mask, np.ones((3, 1), np.uint8))
     bridged = cv2.morphologyEx(across, cv2.MORPH_CLOSE, np.ones((1, 5), np.uint8))

@@ -338,6 +338,52 @@ def test_a_ruled_sheet_held_at_an_angle_loses_its_lines_and_keeps_its_digits(mni
     assert res.lines == ["2026"], [(d.symbol, d.box) for d in res.digits]
 
 
+@pytest.mark.parametrize("degrees", [22, -22, 25])
+def test_a_tilted_sheets_broken_lines_are_judged_against_the_frame_not_the_turned_canvas(mnist, reader, degrees):
+    """The same, its printed lines broken by gaps into pieces of 130-250 px (a third of the frame's
+    width at most): on the frame turned level they are a grid's broken lines, GRID_PIECES pieces
+    crossing LINE_PIECE of the frame each. The turned canvas is wider than the frame; measured against
+    its width, the pieces were too short, stayed, and joined the digits that cross them."""
+    page = paper_with([mnist_digit(mnist, c) for c in (2, 0, 2, 6)], size=(1000, 800))
+    page = np.roll(page, (160, 180), (0, 1))
+    rng = np.random.default_rng(0)
+    for y in range(20, 800, 36):
+        x = int(rng.integers(0, 60))
+        while x < 1000:
+            n = int(rng.integers(130, 250))
+            cv2.line(page, (x, y), (x + n, y), 110, 2, cv2.LINE_AA)
+            x += n + 24
+    turn = cv2.getRotationMatrix2D((500, 400), degrees, 1.0)
+    frame = cv2.warpAffine(page, turn, (1000, 800), flags=cv2.INTER_LINEAR)[160:640, 180:820]
+    res = reader.read(frame, still=True)
+    assert res.lines == ["2026"], [(d.symbol, d.box) for d in res.digits]
+
+
+@pytest.mark.parametrize("slope", [0.35, -0.25])
+def test_the_slope_of_printed_lines_broken_into_short_pieces_is_measured(slope):
+    """Faint printed lines that noise breaks into pieces of 30-90 px, none crossing LINE_SPAN of the
+    frame, among strokes of handwriting at scattered slopes: the pieces, many at one slope, give the
+    sheet's (ink._pieces_slope), so that its lines are looked for on the frame turned level. The
+    strokes alone give none."""
+    from realtime.ink import _tilts
+
+    rng = np.random.default_rng(1)
+    strokes = np.zeros((480, 640), np.uint8)
+    for _ in range(12):  # handwriting: short straight strokes at any slope
+        x, y, a = int(rng.integers(40, 600)), int(rng.integers(40, 440)), rng.uniform(0, np.pi)
+        d = rng.uniform(15, 40) * np.array([np.cos(a), np.sin(a)])
+        cv2.line(strokes, (int(x - d[0]), int(y - d[1])), (int(x + d[0]), int(y + d[1])), 255, 3)
+    assert _tilts(strokes) == (0.0, 0.0)
+    mask = strokes.copy()
+    for y0 in range(-300, 700, 40):
+        x = int(rng.integers(0, 40))
+        while x < 640:
+            n = int(rng.integers(30, 90))
+            cv2.line(mask, (x, int(y0 + slope * x)), (x + n, int(y0 + slope * (x + n))), 255, 1)
+            x += n + int(rng.integers(6, 14))
+    assert abs(_tilts(mask)[0] - slope) < 0.03
+
+
 @pytest.mark.parametrize("text", ["Meter reading No. 19625", "Invoice 2023/245"])
 def test_a_line_of_print_beside_the_digits_is_not_read(mnist, reader, text):
     """A printed line whose letters stand a few pixels apart, above handwritten digits: one by one
