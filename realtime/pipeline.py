@@ -339,22 +339,26 @@ class Reader:
 
     def _joins(self, cands: list[Candidate], cut_pieces: Callable[[], list[Candidate]], batch: _Batch
                ) -> tuple[list[Candidate], list[int]]:
-        """Join the pieces of digits: a shape that is no sure digit and a shape or piece close to it
+        """Join the pieces of digits: a shape read under SURE_READ and a shape or piece close to it
         (see detect._piece) that the network reads joined as a digit, more surely than the two apart
-        (the product of their confidences) and than the sure digit if one of them is one (a 5 whose
-        flag was lifted off its body, a 4 with an open top, a stroke broken by faint ink or the
-        paper's grain). Two shapes one above the other (_joinable) are tried as one digit however sure
-        each is alone, and joined when it reads more surely than the two apart: a 6 whose loop was
-        drawn apart from its stem, a sure 1 alone, is no 1 and a loop; digits of a number stand side
-        by side, and a row above or below is too far (JOIN_GAP) or makes too tall a digit. Returns the
-        candidates and their batch rows, a joined pair in place of its first shape. A piece is never
-        shown on its own: apart, it counts as sure (nothing to lose)."""
+        (the product of their confidences) and than the one read surely if one is (a 5 whose flag was
+        lifted off its body, a 4 with an open top, a stroke broken by faint ink or the paper's grain, a
+        3 whose top ran along a printed line and went with it: the parts may each read as some digit,
+        just not surely). Two shapes side by side that both read as digits
+        are joined only into a digit that neither of them is: a short 1 beside a 7 reads joined as a
+        7 too, swallowed, while a 4 in two strokes reads as a 1 and a 1. Two shapes one above the
+        other (_joinable) are tried as one digit however sure each is alone, and joined when it reads
+        more surely than the two apart: a 6 whose loop was drawn apart from its stem, a sure 1 alone,
+        is no 1 and a loop; digits of a number stand side by side, and a row above or below is too
+        far (JOIN_GAP) or makes too tall a digit. Returns the candidates and their batch rows, a
+        joined pair in place of its first shape. A piece is never shown on its own: apart, it counts
+        as sure (nothing to lose)."""
         n = len(cands)
         rows = list(range(n))
         conf = batch.probs[:n].max(axis=1)
-        doubtful = conf < self.min_confidence
+        doubtful = conf < max(SURE_READ, self.min_confidence)
         shapes = np.array(batch.boxes[:n], np.float64).reshape(-1, 4)
-        sure = [box[3] for box, d in zip(batch.boxes[:n], doubtful) if not d]
+        sure = [box[3] for box, c in zip(batch.boxes[:n], conf) if c >= self.min_confidence]
         tallest = JOIN_TALL * statistics.median(sure) if len(sure) >= 3 else np.inf
         if not doubtful.any() and not _joinable(shapes, doubtful, tallest)[0].any():
             return cands, rows  # (no doubt, and no shapes one above the other: no pieces cut out)
@@ -375,8 +379,12 @@ class Reader:
         at = [batch.add(*normalise(c), c) for c in joined]
         batch.classify(self.backend)
         gains = []
+        read = batch.probs[:n].argmax(axis=1)
         for k, ((i, j), r) in enumerate(zip(pairs, at)):
             p = float(batch.probs[r].max())
+            if j < n and not stacked[i, j] and min(conf[i], conf[j]) >= self.min_confidence \
+                    and int(batch.probs[r].argmax()) in (read[i], read[j]):
+                continue  # two digits side by side, one swallowing the other
             gain = math.log(p) - math.log(max(float(conf[i]), 1e-6)) - math.log(max(float(conf[j]), 1e-6))
             need = self.min_confidence if stacked[i, j] else max(self.min_confidence, shown[i], shown[j])
             if p >= need and gain > 0:
