@@ -344,9 +344,9 @@ class Reader:
         (the product of their confidences) and than the one read surely if one is (a 5 whose flag was
         lifted off its body, a 4 with an open top, a stroke broken by faint ink or the paper's grain, a
         3 whose top ran along a printed line and went with it: the parts may each read as some digit,
-        just not surely). Two shapes side by side that both read as digits
-        are joined only into a digit that neither of them is: a short 1 beside a 7 reads joined as a
-        7 too, swallowed, while a 4 in two strokes reads as a 1 and a 1. Two shapes one above the
+        just not surely). Two shapes side by side that both read as digits are joined only into a
+        digit that neither of them is: a short 1 beside a 7 reads joined as a 7 too, swallowed, while
+        a 4 in two strokes reads as a 1 and a 1. Two shapes one above the
         other (_joinable) are tried as one digit however sure each is alone, and joined when it reads
         more surely than the two apart: a 6 whose loop was drawn apart from its stem, a sure 1 alone,
         is no 1 and a loop; digits of a number stand side by side, and a row above or below is too
