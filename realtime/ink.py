@@ -12,6 +12,10 @@ lengths:
   thick digit falls apart into its outline); too wide and a narrow shadow counts as ink;
 - which shapes are the size of writing at all.
 
+The ink image is the darkest of each pixel's colour channels, once a coloured paper is made grey
+(`paper_balance`): a red or blue pen is dark in the channel it absorbs, and on brown cardboard or a
+coloured sheet the paper does not decide which channel that is.
+
 Ink is then "darker than the paper around it by a share of the paper's brightness" (the same under
 bright and dim light) and by several times the frame's sensor noise (grain in a dim room is not ink).
 
@@ -86,6 +90,8 @@ LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this shar
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
 LIGHT_MORE = 10.0  # ... or it is brighter than 95 % of the frame and this many times as much as the dark writing
 TAIL = 0.002  # light-on-dark is considered when the brightest this share of the frame stands out more than the darkest
+PAPER_TINT = 0.85  # paper whose dimmest colour channel is under this share of its brightest is coloured ...
+MAX_GAIN = 4.0  # ... and made grey, each channel brightened at most this much (paper_balance)
 
 
 @dataclass
@@ -146,16 +152,43 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
 _MIN3 = np.ones((1, 3), np.uint8)
 
 
-def ink_channel(frame: np.ndarray) -> np.ndarray:
+def paper_balance(frame: np.ndarray) -> np.ndarray | None:
+    """The gain of each colour channel (a diagonal 3x3 matrix for cv2.transform, which saturates) that
+    makes coloured paper grey, or None where the paper is white or grey, or the frame is.
+
+    The ink image is the darkest channel of each pixel (ink_channel). On white paper that is the
+    channel the ink absorbs. On coloured paper it is the one the paper absorbs: on brown cardboard the
+    blue channel, where the paper is at half the brightness of red, the sensor's noise twice as large
+    next to it, and a dark room's smoothing (quieten) set off by a dim channel, not a dim room. There
+    each channel is brightened so that the paper's brightness in it (the median of some 5,000 pixels
+    spread over the frame: the paper is most of it) is that of its brightest channel; a neutral pen is
+    then as dark in all three, and a coloured one still darkest in the channel it absorbs. At most
+    MAX_GAIN: a channel the paper hardly reflects holds little but noise. Paper whose dimmest channel
+    is PAPER_TINT of its brightest or more is white under a camera's white balance, and left as it is:
+    made grey, its darkest channel would be the least of three noisy samples, not one channel's.
+    """
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        return None
+    step = max(8, max(frame.shape[:2]) // 80)  # some 5,000 pixels, whatever the frame's size
+    sample = np.ascontiguousarray(frame[::step, ::step])
+    paper = np.array([_median_u8(np.ascontiguousarray(sample[:, :, c])) for c in range(3)], np.float32)
+    if paper.min() >= PAPER_TINT * paper.max():
+        return None
+    return np.diag(np.minimum(paper.max() / np.maximum(paper, 1.0), MAX_GAIN)).astype(np.float32)
+
+
+def ink_channel(frame: np.ndarray, balance: np.ndarray | None = None) -> np.ndarray:
     """The darkest of a pixel's three colour channels: red, blue or black ink are all dark in it.
 
     In plain grey a red marker is barely darker than the paper; in the channel where it absorbs most
-    it is as dark as black ink. (An erosion along the interleaved row does the three-way minimum in
-    one fast pass.)
+    it is as dark as black ink. `balance`: the frame's paper_balance, applied first. (An erosion along
+    the interleaved row does the three-way minimum in one fast pass.)
     """
     img = to_8bit(frame)
     if img.ndim == 2:
         return img
+    if balance is not None:
+        img = cv2.transform(img, balance)
     h, w = img.shape[:2]
     m = cv2.erode(img.reshape(h, w * 3), _MIN3, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
     return np.ascontiguousarray(m[:, ::3])
@@ -183,14 +216,15 @@ class Pyramid:
 
     def __init__(self, frame: np.ndarray, smallest: int = 32) -> None:
         self.frame = to_8bit(frame)
+        self.balance = paper_balance(self.frame)  # the same for every level and crop
         self.shape = self.frame.shape[:2]
         self.light = False
         h, w = self.shape
         if max(h, w) > LAZY_SIDE and self.frame.ndim == 3:
-            self.levels: list[np.ndarray | None] = [None, ink_channel(cv2.resize(self.frame, (w // 2, h // 2),
-                                                                                interpolation=cv2.INTER_AREA))]
+            half = cv2.resize(self.frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+            self.levels: list[np.ndarray | None] = [None, ink_channel(half, self.balance)]
         else:
-            self.levels = [ink_channel(self.frame)]
+            self.levels = [ink_channel(self.frame, self.balance)]
         while min(self.levels[-1].shape) >= 2 * smallest:
             lh, lw = self.levels[-1].shape
             self.levels.append(cv2.resize(self.levels[-1], (lw // 2, lh // 2), interpolation=cv2.INTER_AREA))
@@ -200,7 +234,8 @@ class Pyramid:
 
     def __getitem__(self, k: int) -> np.ndarray:
         if self.levels[k] is None:  # only level 0 is ever left to be made
-            self.levels[k] = reciprocal(ink_channel(self.frame)) if self.light else ink_channel(self.frame)
+            img = ink_channel(self.frame, self.balance)
+            self.levels[k] = reciprocal(img) if self.light else img
         return self.levels[k]
 
     def size(self, k: int) -> tuple[int, int]:
@@ -211,7 +246,7 @@ class Pyramid:
         """Rows y0:y1 and columns x0:x1 of level k: of the full-resolution level, when it was never
         made, only that much is made (a digit's crop needs a few thousand pixels of a 2-megapixel frame)."""
         if self.levels[k] is None:
-            img = ink_channel(self.frame[y0:y1, x0:x1])
+            img = ink_channel(self.frame[y0:y1, x0:x1], self.balance)
             return reciprocal(img) if self.light else img
         return np.ascontiguousarray(self.levels[k][y0:y1, x0:x1])
 
@@ -226,7 +261,7 @@ class Pyramid:
     def reciprocal(self) -> Pyramid:
         """The same pyramid read as light writing on a dark ground."""
         out = object.__new__(Pyramid)
-        out.frame, out.shape, out.light = self.frame, self.shape, True
+        out.frame, out.shape, out.light, out.balance = self.frame, self.shape, True, self.balance
         out.levels = [None if img is None else reciprocal(img) for img in self.levels]
         return out
 
@@ -881,8 +916,8 @@ def _tilts(mask: np.ndarray) -> tuple[float, float]:
     """The slopes of the shapes crossing LINE_SPAN of the mask's width (dy/dx) and of those crossing
     that much of its height (dx/dy), where they rise by more than LINE_TILT: the printed lines of a
     sheet held at an angle (with the digits written on them joined to them), or of their pieces where
-    they are broken (_pieces_slope). 0 where there are none, or they lie level enough to be found as
-    they are. One labelling for both."""
+    they are broken, or joined into one mesh that is no line (_pieces_slope). 0 where there are none,
+    or they lie level enough to be found as they are. One labelling for both."""
     H, W = mask.shape
     if W < 16 or H < 16:
         return 0.0, 0.0
@@ -898,8 +933,8 @@ def _tilts(mask: np.ndarray) -> tuple[float, float]:
     for side, span, across in ((cv2.CC_STAT_WIDTH, W, False), (cv2.CC_STAT_HEIGHT, H, True)):
         long = np.flatnonzero(thin & (stats[:, side] >= LINE_SPAN * span))
         slopes = [slope for slope, ratio in (_axis(labels, i, stats[i], across) for i in long) if ratio >= LINE_THIN]
-        slope = float(np.median(slopes)) if slopes else 0.0  # (a grid's lines, joined into one mesh, have none)
-        if not long.size:
+        slope = float(np.median(slopes)) if slopes else 0.0
+        if not slopes:  # none, or lines joined into one mesh (a grid, a margin line across ruled ones): their pieces
             slope = _pieces_slope(labels, stats, thin, side, span, across)
         out.append(slope if LINE_TILT / 2 < abs(slope) <= MAX_TILT else 0.0)
     return out[0], out[1]

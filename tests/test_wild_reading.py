@@ -198,6 +198,22 @@ def test_the_slanted_edge_of_a_sheet_held_at_an_angle_is_not_shown_but_a_sure_di
     assert s["read_right"] >= s["digits"] - 1 and not any("(3) read as" in e for e in errors), (s, errors)
 
 
+def test_writing_on_brown_cardboard_coloured_paper_and_a_green_board_is_read(reader, digits):
+    """Cardboard, seed 3, frames 6, 8 and 15; textured or coloured paper, seed 0, frame 12; light on a
+    dark board, seed 3, frames 4 and 18. The ink image was the darkest colour channel as it is: on
+    brown cardboard the blue one, at half the brightness of red, the sensor's noise twice as large
+    next to it, and on a green board the red or the blue one (2 of 6, 3 of 7, 5 of 8, 5 of 8, 5 of 10
+    and 0 of 7 digits read right). A coloured paper is made grey first (ink.paper_balance): every
+    digit is read, and no extra box is shown."""
+    card = list(wild_scenes("cardboard", 16, digits, seed=3))
+    for k in (6, 8, 15):
+        assert_read_whole(reader, card[k], f"cardboard frame {k}")
+    assert_read_whole(reader, list(wild_scenes("textured or coloured paper", 13, digits, seed=0))[12], "textured 12")
+    board = list(wild_scenes("light on dark board", 19, digits, seed=3))
+    for k in (4, 18):
+        assert_read_whole(reader, board[k], f"board frame {k}")
+
+
 def test_shapes_read_in_doubt_on_the_desk_or_in_a_hard_shadow_are_not_shown(reader, digits):
     """On paper under half as bright as the frame's typical paper (the desk around a sheet, a hard
     shadow), a shape read in doubt is more often the desk's grain than a digit, and is not shown: the
