@@ -933,9 +933,8 @@ def _tilts(mask: np.ndarray) -> tuple[float, float]:
     for side, span, across in ((cv2.CC_STAT_WIDTH, W, False), (cv2.CC_STAT_HEIGHT, H, True)):
         long = np.flatnonzero(thin & (stats[:, side] >= LINE_SPAN * span))
         slopes = [slope for slope, ratio in (_axis(labels, i, stats[i], across) for i in long) if ratio >= LINE_THIN]
-        slope = float(np.median(slopes)) if slopes else 0.0
-        if not slopes:  # none, or lines joined into one mesh (a grid, a margin line across ruled ones): their pieces
-            slope = _pieces_slope(labels, stats, thin, side, span, across)
+        # None straight, or lines joined into one mesh (a grid, a margin line across ruled ones): their pieces.
+        slope = float(np.median(slopes)) if slopes else _pieces_slope(labels, stats, thin, side, span, across)
         out.append(slope if LINE_TILT / 2 < abs(slope) <= MAX_TILT else 0.0)
     return out[0], out[1]
 
