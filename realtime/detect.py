@@ -16,13 +16,26 @@ resolution, a 15-px pencil digit at full resolution).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from realtime.ink import WRITING_SHAPE, Ink, Look, components, darkness, find_ink, paper_map, spreads, to_8bit, to_gray
+from realtime.ink import (
+    MAX_TILT,
+    WRITING_SHAPE,
+    Ink,
+    Look,
+    components,
+    darkness,
+    find_ink,
+    paper_map,
+    spreads,
+    to_8bit,
+    to_gray,
+)
 from train.resample import jit, linear_axis
 
 CROP_HEIGHT = 48  # a candidate is cut out at the coarsest level where it is still at least this tall
@@ -43,9 +56,11 @@ STEP = 0.8  # ... with the surface on one side darker than this share of the oth
 DESK = 0.33  # paper under a shape darker than this share of the frame's typical paper (a hard shadow keeps a
 #              third of the light or more): the desk around the sheet
 DIM_PAPER = 0.5  # ... under this share: the desk or a hard shadow, where a shape read in doubt is not shown
+MAX_SLANT = 0.6  # the writing's slant (dx per dy) is taken up to this much (31 degrees) ...
+SLIGHT_SLANT = 0.1  # ... and as none under this
 
-__all__ = ["Candidate", "DetectConfig", "Detection", "darkness", "darkness_map", "detect", "join", "paper_map",
-           "propose_cuts", "sheared_columns", "split_columns", "to_8bit", "to_gray"]
+__all__ = ["Candidate", "DetectConfig", "Detection", "darkness", "darkness_map", "detect", "join", "level_size",
+           "paper_map", "propose_cuts", "sheared_columns", "split_columns", "to_8bit", "to_gray"]
 
 
 @dataclass
@@ -73,7 +88,8 @@ class Candidate:
     scale: float = 1.0  # these pixels per frame pixel
     # Filled in by propose_cuts, for shapes wide enough to be touching digits:
     cuts: list[int] = field(default_factory=list)  # where it may be split, in slant-corrected columns
-    slant: float = 0.0  # the writing's slant (dx per dy); cuts follow it, so italic digits part cleanly
+    slant: float = 0.0  # the writing's slant (dx per dy) and the rows' tilt; cuts follow it, so italic
+    #                     digits, and digits on a sheet held at an angle, part cleanly
     span: int = 0  # width once the slant is removed (how many digits wide it is, with the height)
     # It lies where a shape read in doubt is more often not writing: along a slanted step in the light
     # (_on_a_slanted_step), or on paper under DIM_PAPER of the frame's (the desk, a hard shadow).
@@ -535,10 +551,15 @@ def _merge_pieces(boxes: list[list[int]], members: list[list[int]], edge: list[b
 def slant_of(shape: np.ndarray) -> float:
     """The slant of a binary shape (x shift per pixel down), from its second moments; 0 if slight."""
     m = cv2.moments(shape, binaryImage=True)
-    if m["mu02"] <= 1e-6:
+    return _slant(m["mu11"], m["mu02"])
+
+
+def _slant(mu11: float, mu02: float) -> float:
+    """The slant from a shape's second moments, within MAX_SLANT; 0 if under SLIGHT_SLANT."""
+    if mu02 <= 1e-6:
         return 0.0
-    slant = -m["mu11"] / m["mu02"]
-    return float(np.clip(slant, -0.6, 0.6)) if abs(slant) > 0.1 else 0.0
+    slant = -mu11 / mu02
+    return float(np.clip(slant, -MAX_SLANT, MAX_SLANT)) if abs(slant) > SLIGHT_SLANT else 0.0
 
 
 def sheared_columns(h: int, w: int, slant: float) -> np.ndarray:
@@ -579,13 +600,39 @@ def split_columns(shape: np.ndarray, slant: float = 0.0, max_digits: int = 3) ->
     return [c + first for c in picked], n
 
 
-def propose_cuts(cand: Candidate) -> None:
-    """Fill in the candidate's slant, cut columns and slant-corrected width (done only for wide shapes)."""
+def propose_cuts(cand: Candidate, rows: float = 0.0) -> None:
+    """Fill in the candidate's slant, cut columns and slant-corrected width (done only for wide shapes).
+
+    `rows`: the slope (dy/dx) of the rows of a sheet held at an angle. Its digits stand side by side
+    along the rows, so the cuts run across them (a shear by that slope divides the frame along lines
+    at right angles to the rows) rather than down the frame's columns, which cross both digits."""
     bx, by, bw, bh = cand.box
     x0, y0 = cand.origin
     inner = np.ascontiguousarray(cand.own[by - y0 : by - y0 + bh, bx - x0 : bx - x0 + bw])
-    cand.slant = slant_of(inner)
+    cand.slant = _turned_slant(inner, rows) if rows else slant_of(inner)
     cand.cuts, cand.span = split_columns(inner, cand.slant)
+
+
+def _turned_slant(shape: np.ndarray, rows: float) -> float:
+    """The shear whose columns run at right angles to rows rising at `rows` (dy/dx), leaning with the
+    writing's own slant as measured along those rows: the two angles add (tan(a + b))."""
+    rows = float(np.clip(rows, -MAX_TILT, MAX_TILT))
+    ys, xs = np.nonzero(shape)
+    u, v = xs + rows * ys, ys - rows * xs  # along and across the rows (both scaled by the same factor)
+    du, dv = u - u.mean(), v - v.mean()
+    own = _slant(float(du @ dv), float(dv @ dv))
+    return (rows + own) / (1.0 - rows * own)  # (both at most 0.6: the product is under 0.36)
+
+
+def level_size(cand: Candidate, rows: float) -> tuple[float, float]:
+    """The candidate's width and height measured along and across rows rising at `rows` (dy/dx): its
+    size on the sheet, where a box around a turned shape is wider and taller than the shape."""
+    ys, xs = np.nonzero(cand.own)
+    if not len(xs):
+        return float(cand.box[2]), float(cand.box[3])
+    n = math.hypot(1.0, rows)
+    u, v = (xs + rows * ys) / n, (ys - rows * xs) / n
+    return float(u.max() - u.min() + 1), float(v.max() - v.min() + 1)
 
 
 @jit

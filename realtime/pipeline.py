@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from realtime.classify import Backend, second_look
-from realtime.detect import Candidate, DetectConfig, Detection, detect, join, propose_cuts
+from realtime.detect import Candidate, DetectConfig, Detection, detect, join, level_size, propose_cuts
 from realtime.ink import Look
 from realtime.normalise import level, normalise
 from realtime.track import Box, Tracker, group_rows, read_lines, row_slope
@@ -409,18 +409,21 @@ class Reader:
         as two or three digits; its parts join the batch (the median shape is a single digit, hence
         "typical"). Also returns how many digits wide each candidate is.
         """
-        aspects = [c.box[2] / c.box[3] for c in cands]
+        tilt = row_slope([batch.boxes[r] for r in rows])
+        sizes = [level_size(c, tilt) if tilt else (c.box[2], c.box[3]) for c in cands]
+        aspects = [w / h for w, h in sizes]
         typical = min(0.9, max(0.4, statistics.median(aspects))) if len(aspects) >= 3 else TYPICAL_ASPECT
         options: list[list[list[int]]] = [[[r]] for r in rows]
         expected = [1.0] * len(cands)
         for i, (cand, r) in enumerate(zip(cands, rows)):
-            wide = cand.box[2] / cand.box[3] / typical
+            wide = aspects[i] / typical
             if wide < SPLIT_WIDER or (wide < SURE_SPLIT and batch.probs[r].max() >= SURE_READ):
                 continue
-            propose_cuts(cand)
+            propose_cuts(cand, tilt)
             if not cand.cuts:
                 continue
-            expected[i] = max(cand.span, cand.box[2]) / cand.box[3] / typical
+            w, h = sizes[i]
+            expected[i] = max(cand.span, w) / h / typical
             seen: dict[tuple[int, int] | None, int] = {None: r}
             segs = []
             for seg in _segmentations(cand.cuts):

@@ -40,13 +40,15 @@ def test_handwriting_with_small_doubtful_pieces_is_not_taken_for_print(reader, p
     assert read.get(two) == "2", [(d.symbol, d.box) for d in res.digits]
 
 
-@pytest.mark.parametrize("condition, floor", [("sheet turned 20 degrees", 93.0), ("sheet turned -20 degrees", 91.0)])
+@pytest.mark.parametrize("condition, floor", [("sheet turned 20 degrees", 94.5), ("sheet turned -20 degrees", 93.5)])
 def test_photos_of_a_sheet_held_at_an_angle_are_read(reader, photos_dir, condition, floor):
     """The photos turned 20 degrees either way, the desk showing at the corners: a ruled sheet's
     lines then rise too steeply to be found as they lie, and joined its digits into shapes that were
     read as 1s or not at all (90.5 and 87.3 % read right before ink._tilts); and their digits, turned
-    with the sheet, were read as turned (95.2 and 91.6 % before pipeline.Reader._level). Margins: 2
-    points under what is read now (95.0 and 93.1 %)."""
+    with the sheet, were read as turned (95.2 and 91.6 % before pipeline.Reader._level); and touching
+    digits, a pair turned with the sheet no wider than one digit, were read as one shape (95.0 and
+    92.9 % before the cuts ran across the rows: detect.propose_cuts). Margins: 2 points under what is
+    read now (96.5 and 95.7 %)."""
     score, per = score_photos(reader, photos_dir, condition=condition)
     s = score.summary()
     assert s["accuracy"] >= floor, (s, score.errors)
