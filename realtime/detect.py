@@ -25,6 +25,7 @@ import numpy as np
 
 from realtime.ink import (
     MAX_TILT,
+    SHEET_LIGHT,
     WRITING_SHAPE,
     Ink,
     Look,
@@ -53,8 +54,8 @@ MAX_PIECES = 64  # pieces cut out per frame at most (a grid's or a texture's can
 STEP_SLIVER = 0.35  # a shape narrower than this share of its height ...
 STEP = 0.8  # ... with the surface on one side darker than this share of the other's, and itself hardly
 #              darker than that side (over this share of it), is the edge of the sheet or of a shadow
-DESK = 0.33  # paper under a shape darker than this share of the frame's typical paper (a hard shadow keeps a
-#              third of the light or more): the desk around the sheet
+DESK = SHEET_LIGHT  # paper under a shape darker than this share of the frame's typical paper (a hard shadow
+#                    keeps a third of the light or more): the desk around the sheet
 DIM_PAPER = 0.5  # ... under this share: the desk or a hard shadow, where a shape read in doubt is not shown
 MAX_SLANT = 0.6  # the writing's slant (dx per dy) is taken up to this much (31 degrees) ...
 SLIGHT_SLANT = 0.1  # ... and as none under this
@@ -230,7 +231,7 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     # again: the pieces of one blotchy digit are not "the digits around"
     ref_h, typical = _typical_height(sh, min_h, cfg)
     edges = _sheet_edges(ink.paper)
-    desk = _Desk(ink.paper)
+    desk = _Desk(ink.paper, ink.sheet)
     candidates: list[Candidate] = []
     rejected = 0
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
@@ -307,10 +308,12 @@ class _Desk:
     """Whether the paper under a shape is darker than DESK of the frame's typical paper (its median):
     the desk or the table around the sheet, whose grain and the shadow along the sheet's edge make
     `1`s. A hard shadow on the sheet keeps a third of the light or more, and the writing in it stays.
+    Where the sheet is less than half of the frame (a sticky note on a desk: ink.the_sheet), the
+    typical paper is the sheet's.
     The median is taken only for a shape on paper that dark at all (the usual frame needs none)."""
 
-    def __init__(self, paper: np.ndarray) -> None:
-        self.paper = paper
+    def __init__(self, paper: np.ndarray, sheet: np.ndarray | None = None) -> None:
+        self.paper, self.sheet = paper, sheet
         self.typical: float | None = None  # the frame's paper (its median), taken when first needed
 
     def dim(self, box: list[int]) -> bool:
@@ -330,7 +333,10 @@ class _Desk:
         if mean >= share * 255:
             return False
         if self.typical is None:
-            self.typical = float(np.median(self.paper[::4, ::4]))
+            sample = self.paper[::4, ::4]
+            if self.sheet is not None:  # a note on a desk: the note's paper
+                sample = sample[self.sheet[::4, ::4] > 0]
+            self.typical = float(np.median(sample))
         return mean < share * self.typical
 
 
@@ -704,8 +710,11 @@ def _cut_out(ink: Ink, labels: np.ndarray, members: list[int], box: list[int] | 
     lab = labels[sy0:sy1, sx0:sx1]
     shape = _members(lab, members).view(np.uint8)
     crop = ink.levels.crop(level, y0, y1, x0, x1)
-    own, dark, area, (x, y, w, h), top = _own_and_dark(crop, ink.paper, shape, f, x0, y0, sx0, sy0, ink.low)
-    if area == 0 or top < ink.high:
+    low, high = ink.low, ink.high
+    if ink.sheet is not None and not ink.sheet[by + bh // 2, bx + bw // 2]:
+        low, high = ink.desk  # off a note on a desk: the desk's grain sets what is ink
+    own, dark, area, (x, y, w, h), top = _own_and_dark(crop, ink.paper, shape, f, x0, y0, sx0, sy0, low)
+    if area == 0 or top < high:
         return None
     strokes = ink.dark[sy0:sy1, sx0:sx1][shape > 0]
     p90 = int(0.9 * (strokes.size - 1))

@@ -90,8 +90,14 @@ LIGHT_RANK = 90.0  # light-on-dark: the light writing is brighter than this shar
 LIGHT_WINS = 2.0  # the share brighter than it is this many times smaller than the share darker than dark writing
 LIGHT_MORE = 10.0  # ... or it is brighter than 95 % of the frame and this many times as much as the dark writing
 TAIL = 0.002  # light-on-dark is considered when the brightest this share of the frame stands out more than the darkest
+WRITTEN_ON = 0.5  # ... and not when this share of the dark reading's writing lies on the light reading's shapes
 PAPER_TINT = 0.85  # paper whose dimmest colour channel is under this share of its brightest is coloured ...
 MAX_GAIN = 4.0  # ... and made grey, each channel brightened at most this much (paper_balance)
+SHEET_LIGHT = 0.33  # a hard shadow keeps a third of the light or more; darker is the desk around the sheet. A
+#                    sheet smaller than the frame (a note on a desk) is where the frame is this share of its
+SHEET_TOP = 0.97  # ... bright end (this quantile), bright strokes (chalk) opened away by a square this share
+SHEET_OPEN = 0.05  # ... of the frame's shorter side; it counts when it covers under half the frame and at least
+SMALLEST_SHEET = 0.02  # ... this share of it (the_sheet)
 
 
 @dataclass
@@ -121,6 +127,8 @@ class Ink:
     look: Look | None = None  # the first look the scale and polarity come from
     labelled: Labelled | None = None  # the mask's components (count, labels[, box stats]), if at hand
     dark: np.ndarray | None = None  # uint8 darkness (`darkness`) at the search level
+    sheet: np.ndarray | None = None  # uint8 0/1 a sheet smaller than the frame (the_sheet) at the search level ...
+    desk: tuple[int, int] = (0, 0)  # ... and (low, high) off it, where the desk's grain sets them
 
 
 def to_8bit(frame: np.ndarray) -> np.ndarray:
@@ -171,6 +179,9 @@ def paper_balance(frame: np.ndarray) -> np.ndarray | None:
         return None
     step = max(8, max(frame.shape[:2]) // 80)  # some 5,000 pixels, whatever the frame's size
     sample = np.ascontiguousarray(frame[::step, ::step])
+    sheet = the_sheet(sample.max(axis=2))
+    if sheet is not None:  # a note on a desk: the paper is the note, not the desk around it
+        sample = np.ascontiguousarray(sample[sheet][:, None, :])
     paper = np.array([_median_u8(np.ascontiguousarray(sample[:, :, c])) for c in range(3)], np.float32)
     if paper.min() >= PAPER_TINT * paper.max():
         return None
@@ -282,16 +293,21 @@ def noise_sigma(gray: np.ndarray) -> float:
     return _median_u8(cv2.absdiff(gray[::8, 1:], gray[::8, :-1])) / 0.954  # median of |N(0, 2 s^2)| = 0.954 s
 
 
+def _median_u8(values: np.ndarray) -> int:
+    return _quantile_u8(values, 0.5)
+
+
 @jit
-def _median_u8(values):  # pragma: no cover - compiled
+def _quantile_u8(values, q):  # pragma: no cover - compiled
+    """The q-quantile of a 2-D uint8 array, from its histogram."""
     hist = np.zeros(256, np.int64)
     for y in range(values.shape[0]):
         for x in range(values.shape[1]):
             hist[values[y, x]] += 1
-    half, seen = (values.size + 1) // 2, 0
+    rank, seen = max(1, int(np.ceil(q * values.size))), 0
     for level in range(256):
         seen += hist[level]
-        if seen >= half:
+        if seen >= rank:
             return level
     return 0
 
@@ -308,15 +324,50 @@ def darkness(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return cv2.divide(cv2.subtract(paper, gray), paper, scale=255)
 
 
-def texture_level(dark: np.ndarray, sigmas: float = GRAIN) -> int:
+def texture_level(dark: np.ndarray, sigmas: float = GRAIN, where: np.ndarray | None = None) -> int:
     """The darkness the paper's own texture reaches (median + `sigmas` robust standard deviations of
     the darkness of every 4th pixel: the paper is the majority). A paper estimate this wide takes the
     brightest grain of a large patch as "the paper", so grained paper and cardboard look inked all over.
+    `where`: only those of the sampled pixels (a mask of the sample, see grains).
     """
     sample = np.ascontiguousarray(dark[::4, ::4])
+    if where is not None:
+        sample = np.ascontiguousarray(sample[where][None, :])
     med = _median_u8(sample)
     spread = _median_u8(cv2.absdiff(sample, np.full_like(sample, med)))
     return int(med + sigmas * 1.4826 * spread)
+
+
+def grains(dark: np.ndarray, gray: np.ndarray, sigmas: float = GRAIN) -> tuple[int, int, np.ndarray | None]:
+    """The paper's grain (texture_level) on the sheet and off it, and the sheet's uint8 0/1 mask at
+    `dark`'s size; one grain for the whole frame and no mask where the sheet is most of the frame.
+    A note or a card on a desk is written on, the desk around it is not: the desk's grain next to its
+    own blotches (or to a paper estimate spread from the note over it) says nothing of the note's, and
+    the note's says nothing of what is ink on the desk."""
+    sheet = the_sheet(np.ascontiguousarray(gray[::4, ::4]))
+    if sheet is None:
+        grain = texture_level(dark, sigmas)
+        return grain, grain, None
+    full = cv2.resize(sheet.view(np.uint8), (dark.shape[1], dark.shape[0]), interpolation=cv2.INTER_NEAREST)
+    return texture_level(dark, sigmas, sheet), texture_level(dark, sigmas, ~sheet), full
+
+
+def _by_surface(sheet: np.ndarray | None, on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """`on` on the sheet and `off` elsewhere (uint8 masks); `on` where there is no small sheet."""
+    return on if sheet is None else np.where(sheet > 0, on, off)
+
+
+def the_sheet(bright: np.ndarray) -> np.ndarray | None:
+    """Where the sheet is in a small uint8 image of the frame's brightness, if it is less than half of
+    the frame (a sticky note or a card on a desk): at least SHEET_LIGHT of the bright end (the
+    SHEET_TOP quantile) once bright strokes are opened away (chalk is no sheet). None where the sheet
+    is most of the frame, as it usually is: the frame's statistics are then the paper's, and a desk
+    at a corner or a hard shadow is no sheet of its own."""
+    k = max(3, int(SHEET_OPEN * min(bright.shape)) | 1)
+    opened = cv2.morphologyEx(bright, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    on = opened >= SHEET_LIGHT * _quantile_u8(opened, SHEET_TOP)
+    n = cv2.countNonZero(on.view(np.uint8))
+    return on if SMALLEST_SHEET * on.size <= n < on.size / 2 else None
 
 
 def ink_mask(gray: np.ndarray, paper: np.ndarray, share: float, floor: int) -> np.ndarray:
@@ -663,8 +714,10 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     """
     paper = paper_map(gray, COARSE_KERNEL * min(gray.shape))
     dark = darkness(gray, paper)
-    grain = texture_level(dark)
-    mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1])
+    grain, desk_grain, sheet = grains(dark, gray)
+    above = _by_surface(sheet, cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1],
+                        cv2.threshold(dark, desk_grain, 255, cv2.THRESH_BINARY)[1])
+    mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), above)
     mask, _ = remove_lines(mask, gray, dark)
     # "Clearly ink" relative to the paper's own grain, not to black: a faint blue pen or a pencil out
     # of focus never reaches a third of black, yet stands well clear of the paper.
@@ -755,8 +808,13 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     levels[level] = gray
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
     dark = darkness(gray, paper)
-    low, high = _thresholds(dark, scale, share, threshold, NOISY_GRAIN if smoothed else GRAIN)
-    mask = ink_mask(gray, paper, low / 255, round(NOISE_SIGMAS * level_noise))
+    grain, desk_grain, sheet = grains(dark, gray, NOISY_GRAIN if smoothed else GRAIN)
+    low, high = _thresholds(grain, scale, share, threshold)
+    desk = _thresholds(desk_grain, scale, share, threshold)
+    floor = round(NOISE_SIGMAS * level_noise)
+    mask = ink_mask(gray, paper, low / 255, floor)
+    if sheet is not None:
+        mask = _by_surface(sheet, mask, ink_mask(gray, paper, desk[0] / 255, floor))
     if fresh or look.lines:
         mask, lines = remove_lines(mask, gray, dark, scale.height / f if scale.found else 0.0, 255 * scale.contrast,
                                    scale.stroke / f if scale.found else 0.0)
@@ -767,7 +825,7 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     mask, labelled = without_shade(mask, dark, 255 * scale.contrast if scale.found else 0.0)
     if scale.found:
         mask, labelled = without_bands(mask, dark, labelled, scale.stroke / f, 255 * scale.contrast)
-    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look, labelled, dark)
+    return Ink(levels, level, paper, mask, lines, low, high, scale, light, look, labelled, dark, sheet, desk)
 
 
 def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, float]:
@@ -781,18 +839,15 @@ def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, 
     return cv2.GaussianBlur(gray, (0, 0), sigma), noise / (2 * np.sqrt(np.pi) * sigma)
 
 
-def _thresholds(dark: np.ndarray, scale: Scale, share: float, threshold: float, sigmas: float = GRAIN,
-                ) -> tuple[int, int]:
+def _thresholds(grain: int, scale: Scale, share: float, threshold: float) -> tuple[int, int]:
     """The darkness (0-255) a pixel needs to be part of a shape, and the darkness some pixel of a shape
-    must reach, relative to the writing's own darkness and to the paper's grain (`sigmas` robust
-    standard deviations of the darkness above its median: see GRAIN and NOISY_GRAIN).
+    must reach, relative to the writing's own darkness and to the paper's `grain` (texture_level).
 
     A shadow a quarter darker than the paper is nothing next to a black marker, and a good part of a
     pencil stroke; a faint pen out of focus never gets near a third of black, yet stands clear of a
     smooth paper's grain. `share` and `threshold` (the user's sensitivity, keys + and -) scale both;
     with no writing seen, they are used as they are, over the paper's grain all the same.
     """
-    grain = texture_level(dark, sigmas)
     if not scale.found:
         low = max(round(255 * share), grain + SURE_OVER_GRAIN // 2)
         return low, max(round(255 * threshold), low + SURE_OVER_GRAIN // 2)
@@ -819,6 +874,8 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
     if light_on_dark is False or not _bright_tail(coarse):
         return scale, False
     light_scale, light_amount, light_writing = measure_scale(reciprocal(coarse), factor, share, threshold, floor)
+    if _written_on(writing, light_writing):
+        return scale, False
     dark_rank, light_rank = _rank(coarse, writing), _rank(coarse, light_writing)
     if light_rank >= LIGHT_RANK and LIGHT_WINS * (100.0 - light_rank) < dark_rank:
         return light_scale, True
@@ -836,6 +893,19 @@ def _bright_tail(gray: np.ndarray) -> bool:
     hist = np.cumsum(cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel())
     lo, mid, hi = (int(np.searchsorted(hist, q * hist[-1])) for q in (TAIL, 0.5, 1.0 - TAIL))
     return hi - mid > mid - lo
+
+
+def _written_on(dark: np.ndarray, light: np.ndarray) -> bool:
+    """Whether most of the dark reading's writing lies on the light reading's shapes (inside their
+    outlines): a sticky note or a small sheet held against a dark pad is as bright next to it as
+    chalk is on a board, and read light-on-dark it is one shape, its holes the dark writing on it.
+    Chalk on a board has the board's dark specks and patches around it, not in it."""
+    if not dark.any() or not light.any():
+        return False
+    outlines, _ = cv2.findContours(light, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(light)
+    cv2.drawContours(filled, outlines, -1, 1, cv2.FILLED)
+    return cv2.countNonZero(cv2.bitwise_and(dark, filled)) > WRITTEN_ON * cv2.countNonZero(dark)
 
 
 def _rank(gray: np.ndarray, writing: np.ndarray) -> float:

@@ -14,6 +14,7 @@ from realtime.ink import (
     paper_balance,
     paper_map,
     remove_lines,
+    the_sheet,
     without_bands,
     without_shade,
 )
@@ -48,6 +49,31 @@ def test_darkness_is_the_same_under_bright_and_dim_light(mnist):
     dim = darkness_map(paper_with([d], light=(0.45, 0.45)))
     region = (slice(200, 280), slice(60, 140))
     assert np.abs(bright[region].astype(int) - dim[region].astype(int)).mean() < 6
+
+
+def test_a_sheet_smaller_than_the_frame_is_found_and_a_page_a_shadow_or_chalk_is_none():
+    """ink.the_sheet: a note on a dark desk, a fifth of the frame, is the sheet (its colour, grain and
+    paper are the note's, not the desk's); a page filling the frame with the desk at a corner, a page
+    under a hard shadow that keeps 40 % of the light over most of it, and chalk on a dark board (bright
+    strokes, no bright surface) are no sheet of their own: None, the frame's statistics as they are."""
+    rng = np.random.default_rng(0)
+    desk = np.clip(rng.normal(40, 6, (120, 160)), 0, 255).astype(np.uint8)
+    note = desk.copy()
+    note[30:80, 50:130] = 210
+    note[45:60, 60:64] = 60  # a stroke written on it
+    sheet = the_sheet(note)
+    assert sheet is not None
+    assert sheet[30:80, 50:130].mean() > 0.95 and not sheet[:25].any() and not sheet[:, :45].any()
+    page = np.full((120, 160), 210, np.uint8)
+    page[:30, :30] = 40  # the desk at a corner
+    assert the_sheet(page) is None
+    shadow = page.copy()
+    shadow[:, 40:] = 84  # a hard shadow over three quarters of the frame, 40 % of the light
+    assert the_sheet(shadow) is None
+    board = desk.copy()
+    for x in range(20, 150, 25):
+        board[40:90, x : x + 3] = 230  # chalk strokes, 3 px of 160 wide
+    assert the_sheet(board) is None
 
 
 def test_the_ink_image_takes_the_papers_colour_as_grey():

@@ -151,7 +151,7 @@ def test_truth_boxes_are_tight_through_perspective_and_curl(digits):
 
 
 def test_iter_wild_names_the_conditions():
-    assert len(CONDITIONS) == len(set(CONDITIONS)) == 22
+    assert len(CONDITIONS) == len(set(CONDITIONS)) == 23
     with pytest.raises(ValueError, match="unknown condition"):
         next(iter_wild("on the moon", 1, MnistDigits(np.zeros((10, 28, 28), np.uint8), np.arange(10), "test")))
 

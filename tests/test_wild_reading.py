@@ -33,6 +33,7 @@ FLOORS = {
     "sheet held at an angle": (0.88, 0.72, 0.15),
     "blur": (0.62, 0.62, 0.10),
     "Semeion-style one-digit photos": (0.93, 0.70, 0.15),  # its flagged 1s, stretched, read as 7s
+    "a sticky note on a dark desk": (0.88, 0.80, 0.40),  # the desk's texture around the note: extra boxes
 }
 DEFAULT = (0.93, 0.85, 0.15)  # found, read right (shares of the digits), extra boxes per digit
 
@@ -212,6 +213,31 @@ def test_writing_on_brown_cardboard_coloured_paper_and_a_green_board_is_read(rea
     board = list(wild_scenes("light on dark board", 19, digits, seed=3))
     for k in (4, 18):
         assert_read_whole(reader, board[k], f"board frame {k}")
+
+
+def test_writing_on_a_sticky_note_on_a_dark_desk_is_read(reader, digits):
+    """A sticky note on a dark desk, seed 0, frames 12, 17 and 29: the note a third to half of the
+    frame's size, the desk most of it. The frame's statistics were the desk's: the paper's grain, taken
+    over the whole frame, was the desk's mottling next to its own paper estimate (113-126 of 255 on
+    frame 12, over the pen's darkness on the note), and a navy desk's colour made the note's blue ink
+    as bright as the note (paper_balance). 0, 1 and 0 digits read right. Where the bright part is
+    under half of the frame (ink.the_sheet), the note's colour, grain and paper are the note's, and
+    the desk keeps its own grain for what is ink on it (ink.grains): every digit is read, no extra box."""
+    notes = list(wild_scenes("a sticky note on a dark desk", 30, digits, seed=0))
+    for k in (12, 17, 29):
+        assert_read_whole(reader, notes[k], f"note frame {k}")
+
+
+def test_a_sticky_note_on_a_dark_desk_is_not_taken_for_chalk_on_a_board(reader, digits):
+    """A sticky note on a dark desk, seed 3, frames 30 and 33: the note is brighter than nearly all of
+    the frame, as chalk is on a board, and the frame was read light-on-dark: the note one bright
+    shape, the writing on it its holes (0 of 3 and 0 of 6 digits read, 2 and 6 extra boxes). The
+    dark reading's writing lies inside the light reading's shapes (ink._written_on): it is the writing.
+    Each frame's look is dark-on-light and every digit is read."""
+    notes = list(wild_scenes("a sticky note on a dark desk", 34, digits, seed=3))
+    for k in (30, 33):
+        assert not reader.read(notes[k].image, still=True).detection.light_on_dark, k
+        assert_read_whole(reader, notes[k], f"note frame {k}")
 
 
 def test_shapes_read_in_doubt_on_the_desk_or_in_a_hard_shadow_are_not_shown(reader, digits):

@@ -21,6 +21,9 @@ light, often JPEG) with one thing changed, so a condition's figures say what tha
 - `cardboard`: brown, mottled, fibrous kraft board with thin blue or black writing: low contrast on a
   busy background.
 - `small digits (12-20 px)`: a sheet far from the camera, digits near the size MNIST itself has.
+- `a sticky note on a dark desk`: a small yellow, pink, green or white note a third to half of the
+  frame's size, the desk (wood, grey or near black) all around it: the note is brighter than nearly
+  all of the frame, as chalk is on a board.
 - `printed text and a date stamp`: printed words and numbers (a heading, a form's labels) and a small
   date stamp, smaller than the handwriting. Printed characters are not handwritten digits: reported,
   they count as extra boxes.
@@ -747,9 +750,11 @@ class Camera:
     lengths in px are for a 480-line frame and scale with the frame's height."""
 
     tilt: float = 1.0  # perspective (Page.random_view's strength)
-    edge: float = 0.3  # chance that the sheet's edge and the desk beyond it show
+    edge: float = 0.3  # chance that the sheet's edge and the desk beyond it show ...
+    held: tuple[float, float] = (0.86, 0.95)  # ... the sheet then this share of the frame's size
     curl: tuple[float, float] = (0.0, 2.5)  # px the sheet's bending moves things by
-    level: tuple[float, float] = (165.0, 235.0)  # the surface's grey level (auto exposure)
+    level: tuple[float, float] = (165.0, 235.0)  # the surface's grey level (auto exposure) ...
+    spot: bool = False  # ... metered on the sheet alone (a phone that exposes for what it focuses on)
     cast: float = 0.06  # white balance off by up to this share per channel
     ramp: tuple[float, float] = (0.0, 0.35)  # light falling across the sheet
     vignette: tuple[float, float] = (0.0, 0.35)
@@ -773,7 +778,7 @@ class Camera:
         frame, sheet = _warp(page.image, view, curl, need_sheet=edge or self.turn[1] > 0)
         if sheet is not None:
             frame += desk(rng, w, h) * (1 - sheet)[..., None]
-        frame = self._expose(rng, frame, truth)
+        frame = self._expose(rng, frame, truth, sheet if self.spot else None)
         frame = self._optics(rng, frame)
         img = self._sensor(rng, frame)
         if self.imprint:
@@ -791,7 +796,7 @@ class Camera:
             spin[:2] = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(*self.turn) * rng.choice([-1, 1]), 1.0)
         for attempt in range(8):
             strength = self.tilt * (1 - attempt / 8)
-            view = page.random_view(rng, strength) @ _framing(rng, w, h, edge, strength) @ spin
+            view = page.random_view(rng, strength) @ _framing(rng, w, h, edge, strength, self.held) @ spin
             curl = np.stack([_smooth_field(rng, w // 8 + 1, h // 8 + 1, (3, 2)) for _ in range(2)], -1)
             curl *= rng.uniform(*self.curl) * h / 480 / 2
             truth = [Truth(box_around(_forward(pts, view, curl, w, h)), t.digit)
@@ -800,15 +805,18 @@ class Camera:
                 return view, curl, truth
         return view, curl, [Truth(_clip(t.box, w, h), t.digit) for t in truth]
 
-    def _expose(self, rng: np.random.Generator, frame: np.ndarray, truth: list[Truth]) -> np.ndarray:
-        """Light on the sheet (gradient, vignette, shadows), exposure to `level`, white balance."""
+    def _expose(self, rng: np.random.Generator, frame: np.ndarray, truth: list[Truth],
+                sheet: np.ndarray | None = None) -> np.ndarray:
+        """Light on the sheet (gradient, vignette, shadows), exposure to `level` (of the sheet's pixels
+        when `sheet`, its mask, is given; else of the whole frame's), white balance."""
         h, w = frame.shape[:2]
         light = light_ramp(rng, w, h, self.ramp).astype(np.float32) * _vignette(w, h, rng.uniform(*self.vignette))
         if rng.random() < self.soft_shadow:
             light *= soft_shadow(rng, w, h)
         if self.shade:
             light *= self.shade(rng, w, h, truth)
-        surface = float(np.median(frame[::8, ::8].mean(2)))
+        metered = frame[::8, ::8] if sheet is None else frame[sheet > 0.5]
+        surface = float(np.median(metered.reshape(-1, 3).mean(1))) if metered.size else 1.0
         gain = rng.uniform(*self.level) / max(surface, 1.0)
         warm, tint = rng.uniform(-self.cast, self.cast), rng.uniform(-0.3, 0.3) * self.cast
         balance = gain * np.array([1 - warm, 1 + tint, 1 + warm])  # colour temperature, a little green/magenta
@@ -834,11 +842,13 @@ class Camera:
         return cv2.add(frame, cv2.multiply(noise, cv2.sqrt(variance)), dtype=cv2.CV_8U)
 
 
-def _framing(rng: np.random.Generator, w: int, h: int, show_edge: bool, strength: float) -> np.ndarray:
+def _framing(rng: np.random.Generator, w: int, h: int, show_edge: bool, strength: float,
+             held: tuple[float, float] = (0.86, 0.95)) -> np.ndarray:
     """Where the sheet sits in the frame: filling it (enlarged so that the tilt shows no corner
-    beyond it) or held a little farther off and to one side, so one or two of its edges show."""
+    beyond it) or held farther off (`held`: its share of the frame's size) and to one side, so one
+    or more of its edges show."""
     if show_edge:
-        z = rng.uniform(0.86, 0.95)
+        z = rng.uniform(*held)
         tx, ty = rng.uniform(-1, 1, 2) * (1 - z) * np.float64([w, h]) * 0.5
     else:
         z, tx, ty = 1 + ZOOM * strength, 0.0, 0.0
@@ -1010,6 +1020,20 @@ def _turned(rng: np.random.Generator, pool: UnusedDigits) -> Scene:
     return _sheet(rng, pool, Camera(turn=(8.0, 25.0)), n=int(rng.integers(2, 9)), digit_height=writing, paper=paper)
 
 
+def note_paper(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """A sticky note or an index card: yellow, pink, green or white, smooth."""
+    palette = [(0.55, 0.9, 0.95), (0.78, 0.68, 0.95), (0.62, 0.92, 0.72), (0.88, 0.88, 0.88)]
+    colour = _jitter(rng, palette[int(rng.integers(len(palette)))], 0.03)
+    return _surface(rng, w, h, colour, rng.uniform(0.005, 0.02), rng.uniform(0.004, 0.012))
+
+
+def _note(rng: np.random.Generator, pool: UnusedDigits) -> Scene:
+    """A sticky note held against a pad or lying on a desk: the sheet a third to a half of the
+    frame's size with the desk all around it (often dark), a few digits large on it."""
+    camera = Camera(edge=1.0, held=(0.33, 0.55), tilt=0.5, spot=True)
+    return _sheet(rng, pool, camera, n=int(rng.integers(2, 7)), digit_height=(0.15, 0.3), paper=note_paper)
+
+
 def _blur(rng: np.random.Generator, pool: UnusedDigits) -> Scene:
     r = rng.random()
     defocus, motion = ((1.5, 3.0), 0.0) if r < 0.6 else ((0.35, 1.0), 1.0) if r < 0.8 else ((1.5, 3.0), 1.0)
@@ -1120,6 +1144,7 @@ _RECIPES: dict[str, Recipe] = {
     "textured or coloured paper": lambda rng, pool: _sheet(rng, pool, Camera(level=(140, 220)), paper=tinted_paper),
     "cardboard": lambda rng, pool: _sheet(rng, pool, Camera(level=(110, 190)), paper=cardboard, pen=thin_pen),
     "small digits (12-20 px)": _small,
+    "a sticky note on a dark desk": _note,
     "printed text and a date stamp": _printed_text,
     "dim light": lambda rng, pool: _sheet(rng, pool, Camera(level=(40, 70), read_noise=(3, 6), shot_noise=(0.3, 1.2),
                                                             cast=0.1, sharpen=0.0)),
