@@ -109,6 +109,7 @@ class Scale:
     found: bool  # False: nothing writing-like was seen, the figures are defaults
     contrast: float = 0.0  # typical darkness of the writing's shapes (0-1), 0 when none was seen
     extent: float = 2.0  # typical width of a stroke with its soft rim (blur), down to the faintest ink
+    sheet: bool = False  # written on a sheet smaller than the frame (the_sheet), the desk around it
 
 
 @dataclass
@@ -338,13 +339,15 @@ def texture_level(dark: np.ndarray, sigmas: float = GRAIN, where: np.ndarray | N
     return int(med + sigmas * 1.4826 * spread)
 
 
-def grains(dark: np.ndarray, gray: np.ndarray, sigmas: float = GRAIN) -> tuple[int, int, np.ndarray | None]:
+def grains(dark: np.ndarray, gray: np.ndarray, sigmas: float = GRAIN, small_sheet: bool = True,
+           ) -> tuple[int, int, np.ndarray | None]:
     """The paper's grain (texture_level) on the sheet and off it, and the sheet's uint8 0/1 mask at
-    `dark`'s size; one grain for the whole frame and no mask where the sheet is most of the frame.
+    `dark`'s size; one grain for the whole frame and no mask where the sheet is most of the frame (or
+    where `small_sheet` is False: the writing is not on the small bright part, see measure_scale).
     A note or a card on a desk is written on, the desk around it is not: the desk's grain next to its
     own blotches (or to a paper estimate spread from the note over it) says nothing of the note's, and
     the note's says nothing of what is ink on the desk."""
-    sheet = the_sheet(np.ascontiguousarray(gray[::4, ::4]))
+    sheet = the_sheet(np.ascontiguousarray(gray[::4, ::4])) if small_sheet else None
     if sheet is None:
         grain = texture_level(dark, sigmas)
         return grain, grain, None
@@ -702,7 +705,7 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, floor: int,
-                  ) -> tuple[Scale, float, np.ndarray]:
+                  small_sheet: bool = True) -> tuple[Scale, float, np.ndarray]:
     """The writing's scale from a coarse image (`factor` full-resolution pixels per pixel), how much
     clearly-inked writing drawn with a pen it holds, and the mask of that writing.
 
@@ -710,11 +713,13 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     keeps its strokes; shadows and vignetting that this wide a kernel mistakes for ink make shapes
     that touch the border or are blots, not pen strokes, and are left out, and ink must stand out
     of the paper's texture. Each shape's weight is its
-    clearly-inked area, so that a large digit outweighs a page of small print.
+    clearly-inked area, so that a large digit outweighs a page of small print. A sheet smaller than
+    the frame (the_sheet) has its own grain, and the desk around it its own (grains), if the writing
+    is on it: a bright window behind a sheet held up in a dim room is no sheet.
     """
     paper = paper_map(gray, COARSE_KERNEL * min(gray.shape))
     dark = darkness(gray, paper)
-    grain, desk_grain, sheet = grains(dark, gray)
+    grain, desk_grain, sheet = grains(dark, gray, small_sheet=small_sheet)
     above = _by_surface(sheet, cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1],
                         cv2.threshold(dark, desk_grain, 255, cv2.THRESH_BINARY)[1])
     mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), above)
@@ -726,6 +731,8 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     n, labels, stats = components(mask, labelled)
     sh = _shapes(mask, dark, sure, n, labels, stats)
     ok = _writing(sh, gray.shape)
+    if sheet is not None and not _written_on(ok[labels].view(np.uint8), sheet):
+        return measure_scale(gray, factor, share, strong, floor, small_sheet=False)
     if not ok.any():
         return Scale(2.0, 0.0, False), 0.0, np.zeros_like(mask)
     # Blots count only when there is nothing else: no part of a pen stroke is much wider than its mean
@@ -740,7 +747,7 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     height = _weighted_median(sh.stats[ok, cv2.CC_STAT_HEIGHT].astype(np.float64), weight) * factor
     contrast = _weighted_median(sh.dark[ok], weight) / 255
     extent = _weighted_median(sh.stroke[ok], weight) * factor
-    scale = Scale(stroke, height, True, contrast, max(stroke, extent))
+    scale = Scale(stroke, height, True, contrast, max(stroke, extent), sheet is not None)
     amount = float(weight.sum()) * factor * factor if pen.any() else 0.0  # blots alone are no evidence of writing
     return scale, amount, ok[labels].view(np.uint8)
 
@@ -808,7 +815,7 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     levels[level] = gray
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
     dark = darkness(gray, paper)
-    grain, desk_grain, sheet = grains(dark, gray, NOISY_GRAIN if smoothed else GRAIN)
+    grain, desk_grain, sheet = grains(dark, gray, NOISY_GRAIN if smoothed else GRAIN, scale.sheet)
     low, high = _thresholds(grain, scale, share, threshold)
     desk = _thresholds(desk_grain, scale, share, threshold)
     floor = round(NOISE_SIGMAS * level_noise)
@@ -896,10 +903,11 @@ def _bright_tail(gray: np.ndarray) -> bool:
 
 
 def _written_on(dark: np.ndarray, light: np.ndarray) -> bool:
-    """Whether most of the dark reading's writing lies on the light reading's shapes (inside their
-    outlines): a sticky note or a small sheet held against a dark pad is as bright next to it as
-    chalk is on a board, and read light-on-dark it is one shape, its holes the dark writing on it.
-    Chalk on a board has the board's dark specks and patches around it, not in it."""
+    """Whether most of the dark reading's writing (uint8 0/1) lies on the light reading's shapes
+    (inside their outlines): a sticky note or a small sheet held against a dark pad is as bright next
+    to it as chalk is on a board, and read light-on-dark it is one shape, its holes the dark writing
+    on it. Chalk on a board has the board's dark specks and patches around it, not in it. (Also: is
+    the writing on a small bright sheet at all.)"""
     if not dark.any() or not light.any():
         return False
     outlines, _ = cv2.findContours(light, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

@@ -76,6 +76,26 @@ def test_a_sheet_smaller_than_the_frame_is_found_and_a_page_a_shadow_or_chalk_is
     assert the_sheet(board) is None
 
 
+@pytest.mark.parametrize("paper", [50, 70])
+def test_a_sheet_held_up_before_a_bright_window_is_read(mnist, reader, paper):
+    """A sheet held up in a dim room (grey 50 or 70) with a window behind it (255, a sixth of the
+    frame): the window is the frame's small bright part, and taken for a sheet on a desk it made the
+    real sheet the desk, its digits judged against the window's paper and lost. A small bright part
+    is a sheet only if the writing is on it (ink.measure_scale): the four digits are read."""
+    frame = np.full((480, 640), 30, np.float32)
+    frame[0:200, 380:640] = 255
+    frame[180:460, 60:420] = paper
+    x = 90
+    for c in (3, 5, 7, 2):
+        d = mnist_digit(mnist, c)
+        g = cv2.resize(d, (int(d.shape[1] * 60 / d.shape[0]), 60), interpolation=cv2.INTER_AREA)
+        frame[280:340, x : x + g.shape[1]] *= 1 - 0.8 * g
+        x += g.shape[1] + 25
+    noisy = frame + np.random.default_rng(0).normal(0, 2, frame.shape)
+    res = reader.read(cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR), still=True)
+    assert [d.digit for d in res.digits] == [3, 5, 7, 2], [(d.symbol, d.box) for d in res.digits]
+
+
 def test_the_ink_image_takes_the_papers_colour_as_grey():
     """On brown cardboard the darkest channel is the paper's, not the ink's: balanced, the paper is as
     bright in every channel as in its brightest, so a grey pen is as dark against it in all three; blue

@@ -218,9 +218,10 @@ def test_writing_on_brown_cardboard_coloured_paper_and_a_green_board_is_read(rea
 def test_writing_on_a_sticky_note_on_a_dark_desk_is_read(reader, digits):
     """A sticky note on a dark desk, seed 0, frames 12, 17 and 29: the note a third to half of the
     frame's size, the desk most of it. The frame's statistics were the desk's: the paper's grain, taken
-    over the whole frame, was the desk's mottling next to its own paper estimate (113-126 of 255 on
-    frame 12, over the pen's darkness on the note), and a navy desk's colour made the note's blue ink
-    as bright as the note (paper_balance). 0, 1 and 0 digits read right. Where the bright part is
+    over the whole frame, was the desk's mottling next to its own paper estimate (frame 12: 169 and
+    139 of 255 at the first look's two levels, the pen's darkest pixels 168-193 and 92-117), and a
+    dark desk's colour brightened the note's blue ink away (paper_balance; frame 29: green and red 1.4
+    and 2.3 times). 0, 1 and 0 digits read right. Where the bright part is
     under half of the frame (ink.the_sheet), the note's colour, grain and paper are the note's, and
     the desk keeps its own grain for what is ink on it (ink.grains): every digit is read, no extra box."""
     notes = list(wild_scenes("a sticky note on a dark desk", 30, digits, seed=0))
