@@ -623,22 +623,27 @@ def _turned_slant(shape: np.ndarray, rows: float) -> float:
     """The shear whose columns run at right angles to rows rising at `rows` (dy/dx), leaning with the
     writing's own slant as measured along those rows: the two angles add (tan(a + b))."""
     rows = float(np.clip(rows, -MAX_TILT, MAX_TILT))
-    ys, xs = np.nonzero(shape)
-    u, v = xs + rows * ys, ys - rows * xs  # along and across the rows (both scaled by the same factor)
+    u, v = _along_rows(shape, rows)
     du, dv = u - u.mean(), v - v.mean()
     own = _slant(float(du @ dv), float(dv @ dv))
     return (rows + own) / (1.0 - rows * own)  # (both at most 0.6: the product is under 0.36)
 
 
+def _along_rows(shape: np.ndarray, rows: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel of a binary shape along and across rows rising at `rows` (dy/dx), both scaled by
+    sqrt(1 + rows^2)."""
+    ys, xs = np.nonzero(shape)
+    return xs + rows * ys, ys - rows * xs
+
+
 def level_size(cand: Candidate, rows: float) -> tuple[float, float]:
     """The candidate's width and height measured along and across rows rising at `rows` (dy/dx): its
     size on the sheet, where a box around a turned shape is wider and taller than the shape."""
-    ys, xs = np.nonzero(cand.own)
-    if not len(xs):
+    u, v = _along_rows(cand.own, rows)
+    if not len(u):
         return float(cand.box[2]), float(cand.box[3])
     n = math.hypot(1.0, rows)
-    u, v = (xs + rows * ys) / n, (ys - rows * xs) / n
-    return float(u.max() - u.min() + 1), float(v.max() - v.min() + 1)
+    return float(np.ptp(u) / n + 1), float(np.ptp(v) / n + 1)
 
 
 @jit

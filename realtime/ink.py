@@ -705,7 +705,7 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, floor: int,
-                  small_sheet: bool = True) -> tuple[Scale, float, np.ndarray]:
+                  ) -> tuple[Scale, float, np.ndarray]:
     """The writing's scale from a coarse image (`factor` full-resolution pixels per pixel), how much
     clearly-inked writing drawn with a pen it holds, and the mask of that writing.
 
@@ -719,22 +719,13 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     """
     paper = paper_map(gray, COARSE_KERNEL * min(gray.shape))
     dark = darkness(gray, paper)
-    grain, desk_grain, sheet = grains(dark, gray, small_sheet=small_sheet)
-    above = _by_surface(sheet, cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1],
-                        cv2.threshold(dark, desk_grain, 255, cv2.THRESH_BINARY)[1])
-    mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), above)
-    mask, _ = remove_lines(mask, gray, dark)
-    # "Clearly ink" relative to the paper's own grain, not to black: a faint blue pen or a pencil out
-    # of focus never reaches a third of black, yet stands well clear of the paper.
-    sure = min(round(255 * strong), max(grain, round(255 * share)) + SURE_OVER_GRAIN)
-    mask, labelled = without_shade(mask, dark)
-    n, labels, stats = components(mask, labelled)
-    sh = _shapes(mask, dark, sure, n, labels, stats)
-    ok = _writing(sh, gray.shape)
+    grain, desk_grain, sheet = grains(dark, gray)
+    sh, labels, ok = _writing_shapes(gray, paper, dark, share, strong, floor, grain, desk_grain, sheet)
     if sheet is not None and not _written_on(ok[labels].view(np.uint8), sheet):
-        return measure_scale(gray, factor, share, strong, floor, small_sheet=False)
+        grain, desk_grain, sheet = grains(dark, gray, small_sheet=False)  # one surface after all
+        sh, labels, ok = _writing_shapes(gray, paper, dark, share, strong, floor, grain, desk_grain, sheet)
     if not ok.any():
-        return Scale(2.0, 0.0, False), 0.0, np.zeros_like(mask)
+        return Scale(2.0, 0.0, False), 0.0, np.zeros_like(labels, np.uint8)
     # Blots count only when there is nothing else: no part of a pen stroke is much wider than its mean
     # width (its middle is half its width from the edge), while a blot's, a shadow's or a filled
     # shape's middle is as far from the edge as its mean "width" says. (A blocky bitmap digit alone
@@ -750,6 +741,24 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     scale = Scale(stroke, height, True, contrast, max(stroke, extent), sheet is not None)
     amount = float(weight.sum()) * factor * factor if pen.any() else 0.0  # blots alone are no evidence of writing
     return scale, amount, ok[labels].view(np.uint8)
+
+
+def _writing_shapes(gray: np.ndarray, paper: np.ndarray, dark: np.ndarray, share: float, strong: float,
+                    floor: int, grain: int, desk_grain: int, sheet: np.ndarray | None,
+                    ) -> tuple[_Shapes, np.ndarray, np.ndarray]:
+    """measure_scale's shapes over the paper's grain (the sheet's and the desk's, see grains): the
+    shapes, their labels, and which of them look like writing."""
+    above = _by_surface(sheet, cv2.threshold(dark, grain, 255, cv2.THRESH_BINARY)[1],
+                        cv2.threshold(dark, desk_grain, 255, cv2.THRESH_BINARY)[1])
+    mask = cv2.bitwise_and(ink_mask(gray, paper, share, floor), above)
+    mask, _ = remove_lines(mask, gray, dark)
+    # "Clearly ink" relative to the paper's own grain, not to black: a faint blue pen or a pencil out
+    # of focus never reaches a third of black, yet stands well clear of the paper.
+    sure = min(round(255 * strong), max(grain, round(255 * share)) + SURE_OVER_GRAIN)
+    mask, labelled = without_shade(mask, dark)
+    n, labels, stats = components(mask, labelled)
+    sh = _shapes(mask, dark, sure, n, labels, stats)
+    return sh, labels, _writing(sh, gray.shape)
 
 
 def search_level(scale: Scale, coarse: int) -> int:
