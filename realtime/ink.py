@@ -98,6 +98,8 @@ SHEET_LIGHT = 0.33  # a hard shadow keeps a third of the light or more; darker i
 SHEET_TOP = 0.97  # ... bright end (this quantile), bright strokes (chalk) opened away by a square this share
 SHEET_OPEN = 0.05  # ... of the frame's shorter side; it counts when it covers under half the frame and at least
 SMALLEST_SHEET = 0.02  # ... this share of it (the_sheet)
+SHEET_TINT = 0.02  # a desk brighter than SHEET_LIGHT of the sheet differs in chromaticity by this much ...
+SHEET_AROUND = 0.8  # ... along this share of the sheet's outline (a shadow's edge keeps the paper's colour)
 
 
 @dataclass
@@ -161,7 +163,21 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
 _MIN3 = np.ones((1, 3), np.uint8)
 
 
-def paper_balance(frame: np.ndarray) -> np.ndarray | None:
+def _sample(frame: np.ndarray) -> np.ndarray:
+    """Some 5,000 pixels spread over the frame, whatever its size: enough for the paper's colour and
+    the sheet's outline."""
+    step = max(8, max(frame.shape[:2]) // 80)
+    return np.ascontiguousarray(frame[::step, ::step])
+
+
+def frame_sheet(frame: np.ndarray) -> np.ndarray | None:
+    """the_sheet of a frame (uint8, grey or colour), on its _sample's grid: taken once per frame and
+    used by every step that tells the sheet from the desk (its colour, the grain of each, which
+    shapes lie on the desk)."""
+    return the_sheet(_sample(frame))
+
+
+def paper_balance(frame: np.ndarray, sheet: np.ndarray | None = None) -> np.ndarray | None:
     """The gain of each colour channel (a diagonal 3x3 matrix for cv2.transform, which saturates) that
     makes coloured paper grey, or None where the paper is white or grey, or the frame is.
 
@@ -175,12 +191,11 @@ def paper_balance(frame: np.ndarray) -> np.ndarray | None:
     MAX_GAIN: a channel the paper hardly reflects holds little but noise. Paper whose dimmest channel
     is PAPER_TINT of its brightest or more is white under a camera's white balance, and left as it is:
     made grey, its darkest channel would be the least of three noisy samples, not one channel's.
+    `sheet`: the frame's frame_sheet, if it has one.
     """
     if frame.ndim != 3 or frame.shape[2] != 3:
         return None
-    step = max(8, max(frame.shape[:2]) // 80)  # some 5,000 pixels, whatever the frame's size
-    sample = np.ascontiguousarray(frame[::step, ::step])
-    sheet = the_sheet(sample.max(axis=2))
+    sample = _sample(frame)
     if sheet is not None:  # a note on a desk: the paper is the note, not the desk around it
         sample = np.ascontiguousarray(sample[sheet][:, None, :])
     paper = np.array([_median_u8(np.ascontiguousarray(sample[:, :, c])) for c in range(3)], np.float32)
@@ -228,7 +243,8 @@ class Pyramid:
 
     def __init__(self, frame: np.ndarray, smallest: int = 32) -> None:
         self.frame = to_8bit(frame)
-        self.balance = paper_balance(self.frame)  # the same for every level and crop
+        self.sheet = frame_sheet(self.frame)  # a sheet smaller than the frame, on the frame's _sample grid
+        self.balance = paper_balance(self.frame, self.sheet)  # the same for every level and crop
         self.shape = self.frame.shape[:2]
         self.light = False
         h, w = self.shape
@@ -274,6 +290,7 @@ class Pyramid:
         """The same pyramid read as light writing on a dark ground."""
         out = object.__new__(Pyramid)
         out.frame, out.shape, out.light, out.balance = self.frame, self.shape, True, self.balance
+        out.sheet = None  # a board's chalk is read over the whole board
         out.levels = [None if img is None else reciprocal(img) for img in self.levels]
         return out
 
@@ -339,20 +356,21 @@ def texture_level(dark: np.ndarray, sigmas: float = GRAIN, where: np.ndarray | N
     return int(med + sigmas * 1.4826 * spread)
 
 
-def grains(dark: np.ndarray, gray: np.ndarray, sigmas: float = GRAIN, small_sheet: bool = True,
+def grains(dark: np.ndarray, sigmas: float = GRAIN, sheet: np.ndarray | None = None,
            ) -> tuple[int, int, np.ndarray | None]:
     """The paper's grain (texture_level) on the sheet and off it, and the sheet's uint8 0/1 mask at
-    `dark`'s size; one grain for the whole frame and no mask where the sheet is most of the frame (or
-    where `small_sheet` is False: the writing is not on the small bright part, see measure_scale).
+    `dark`'s size; one grain for the whole frame and no mask where there is no `sheet` (frame_sheet:
+    it is most of the frame, or the writing is not on the small bright part, see measure_scale).
     A note or a card on a desk is written on, the desk around it is not: the desk's grain next to its
     own blotches (or to a paper estimate spread from the note over it) says nothing of the note's, and
     the note's says nothing of what is ink on the desk."""
-    sheet = the_sheet(np.ascontiguousarray(gray[::4, ::4])) if small_sheet else None
     if sheet is None:
         grain = texture_level(dark, sigmas)
         return grain, grain, None
+    h, w = dark[::4, ::4].shape
+    where = cv2.resize(sheet.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
     full = cv2.resize(sheet.view(np.uint8), (dark.shape[1], dark.shape[0]), interpolation=cv2.INTER_NEAREST)
-    return texture_level(dark, sigmas, sheet), texture_level(dark, sigmas, ~sheet), full
+    return texture_level(dark, sigmas, where), texture_level(dark, sigmas, ~where), full
 
 
 def _by_surface(sheet: np.ndarray | None, on: np.ndarray, off: np.ndarray) -> np.ndarray:
@@ -360,17 +378,54 @@ def _by_surface(sheet: np.ndarray | None, on: np.ndarray, off: np.ndarray) -> np
     return on if sheet is None else np.where(sheet > 0, on, off)
 
 
-def the_sheet(bright: np.ndarray) -> np.ndarray | None:
-    """Where the sheet is in a small uint8 image of the frame's brightness, if it is less than half of
-    the frame (a sticky note or a card on a desk): at least SHEET_LIGHT of the bright end (the
-    SHEET_TOP quantile) once bright strokes are opened away (chalk is no sheet). None where the sheet
-    is most of the frame, as it usually is: the frame's statistics are then the paper's, and a desk
-    at a corner or a hard shadow is no sheet of its own."""
+def the_sheet(sample: np.ndarray) -> np.ndarray | None:
+    """Where the sheet is in a small uint8 image of the frame (grey or colour), if it is less than half
+    of the frame (a sticky note or a card on a desk); None where the sheet is most of the frame, as it
+    usually is: the frame's statistics are then the paper's, and a desk at a corner or a hard shadow
+    is no sheet of its own. Bright strokes (chalk) are opened away first: chalk is no sheet.
+
+    The sheet is where the frame is at least SHEET_LIGHT of its bright end (the SHEET_TOP quantile):
+    a desk darker than any hard shadow. A desk brighter than that is told from a shadow by its colour
+    (a shadow dims the paper, it does not tint it): the frame's bright part (Otsu's split), one piece,
+    whose outline steps down to SHEET_EDGE of its brightness or less just outside it, and whose
+    surroundings there differ in colour from it (SHEET_TINT) along SHEET_AROUND of the outline or more.
+    """
+    bright = sample.max(axis=2) if sample.ndim == 3 else sample
     k = max(3, int(SHEET_OPEN * min(bright.shape)) | 1)
     opened = cv2.morphologyEx(bright, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    on = opened >= SHEET_LIGHT * _quantile_u8(opened, SHEET_TOP)
-    n = cv2.countNonZero(on.view(np.uint8))
-    return on if SMALLEST_SHEET * on.size <= n < on.size / 2 else None
+    top = _quantile_u8(opened, SHEET_TOP)
+    on = opened >= SHEET_LIGHT * top
+    if _sheet_sized(cv2.countNonZero(on.view(np.uint8)), on.size):
+        return on
+    return _tinted_sheet(sample, opened) if sample.ndim == 3 else None
+
+
+def _sheet_sized(n: int, size: int) -> bool:
+    return SMALLEST_SHEET * size <= n < size / 2
+
+
+def _tinted_sheet(sample: np.ndarray, opened: np.ndarray) -> np.ndarray | None:
+    """the_sheet on a desk brighter than SHEET_LIGHT of it: see there."""
+    otsu, bright = cv2.threshold(opened, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    if not _sheet_sized(cv2.countNonZero(bright), bright.size):
+        return None
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if not _sheet_sized(int(stats[largest, cv2.CC_STAT_AREA]), bright.size):
+        return None
+    sheet = (labels == largest).view(np.uint8)
+    ring = np.ones((3, 3), np.uint8)
+    inside = cv2.subtract(cv2.erode(sheet, ring), cv2.erode(sheet, ring, iterations=2)) > 0
+    outside = cv2.subtract(cv2.dilate(sheet, ring, iterations=2), cv2.dilate(sheet, ring)) > 0
+    if not inside.any() or not outside.any():
+        return None
+    if np.median(opened[outside]) >= SHEET_EDGE * np.median(opened[inside]):
+        return None  # a soft edge: a pool of light, not a sheet
+    def chroma(colours: np.ndarray) -> np.ndarray:  # brightness divided out
+        colours = colours.astype(np.float32)
+        return colours / np.maximum(colours.sum(axis=1, keepdims=True), 1.0)
+    apart = np.abs(chroma(sample[outside]) - np.median(chroma(sample[inside]), axis=0)).max(axis=1) > SHEET_TINT
+    return sheet.view(bool) if apart.mean() >= SHEET_AROUND else None
 
 
 def ink_mask(gray: np.ndarray, paper: np.ndarray, share: float, floor: int) -> np.ndarray:
@@ -705,7 +760,7 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, floor: int,
-                  ) -> tuple[Scale, float, np.ndarray]:
+                  sheet: np.ndarray | None = None) -> tuple[Scale, float, np.ndarray]:
     """The writing's scale from a coarse image (`factor` full-resolution pixels per pixel), how much
     clearly-inked writing drawn with a pen it holds, and the mask of that writing.
 
@@ -719,10 +774,10 @@ def measure_scale(gray: np.ndarray, factor: float, share: float, strong: float, 
     """
     paper = paper_map(gray, COARSE_KERNEL * min(gray.shape))
     dark = darkness(gray, paper)
-    grain, desk_grain, sheet = grains(dark, gray)
+    grain, desk_grain, sheet = grains(dark, GRAIN, sheet)
     sh, labels, ok = _writing_shapes(gray, paper, dark, share, strong, floor, grain, desk_grain, sheet)
     if sheet is not None and not _written_on(ok[labels].view(np.uint8), sheet):
-        grain, desk_grain, sheet = grains(dark, gray, small_sheet=False)  # one surface after all
+        grain, desk_grain, sheet = grains(dark)  # one surface after all
         sh, labels, ok = _writing_shapes(gray, paper, dark, share, strong, floor, grain, desk_grain, sheet)
     if not ok.any():
         return Scale(2.0, 0.0, False), 0.0, np.zeros_like(labels, np.uint8)
@@ -796,7 +851,8 @@ def first_look(levels: Pyramid, noise: float, share: float, threshold: float, li
     c = coarse_level(levels)
     while True:
         coarse, coarse_noise = quieten(levels[c], noise / 2**c, 3.5)  # area averaging halves the noise per level
-        scale, light = _first_look(coarse, 2.0**c, share, threshold, round(NOISE_SIGMAS * coarse_noise), light_on_dark)
+        scale, light = _first_look(coarse, 2.0**c, share, threshold, round(NOISE_SIGMAS * coarse_noise), light_on_dark,
+                                   levels.sheet)
         if scale.found or c == 0 or max(levels.shape) >> (c - 1) > FINEST_LOOK:
             return Look(scale, light, c, levels.shape)
         c -= 1
@@ -824,7 +880,7 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     levels[level] = gray
     paper = paper_map(gray, max(5.0, (PAPER_STROKES * scale.extent + 2) / f, PAPER_HEIGHTS * scale.height / f))
     dark = darkness(gray, paper)
-    grain, desk_grain, sheet = grains(dark, gray, NOISY_GRAIN if smoothed else GRAIN, scale.sheet)
+    grain, desk_grain, sheet = grains(dark, NOISY_GRAIN if smoothed else GRAIN, levels.sheet if scale.sheet else None)
     low, high = _thresholds(grain, scale, share, threshold)
     desk = _thresholds(desk_grain, scale, share, threshold)
     floor = round(NOISE_SIGMAS * level_noise)
@@ -874,7 +930,7 @@ def _thresholds(grain: int, scale: Scale, share: float, threshold: float) -> tup
 
 
 def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: float, floor: int,
-                light_on_dark: bool | None) -> tuple[Scale, bool]:
+                light_on_dark: bool | None, sheet: np.ndarray | None = None) -> tuple[Scale, bool]:
     """The writing's scale from the coarse image, and which way round it is (unless `light_on_dark` says).
 
     Light-on-dark is chosen when its writing is brighter than LIGHT_RANK % of the frame, and stands
@@ -883,11 +939,13 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
     Or when its writing stands out LIGHT_WINS times more than that bar asks (brighter than 95 % of the
     frame) and there is LIGHT_MORE times as much of it: a board's dark specks, a few, can be as
     extreme as its chalk; a brown cardboard's bright fibres are not as bright next to it.
+    `sheet`: the frame's frame_sheet. Writing on a sheet smaller than the frame is dark on light: the
+    note is the bright shape a light reading would find, the desk its dark ground.
     """
     if light_on_dark:
         return measure_scale(reciprocal(coarse), factor, share, threshold, floor)[0], True
-    scale, amount, writing = measure_scale(coarse, factor, share, threshold, floor)
-    if light_on_dark is False or not _bright_tail(coarse):
+    scale, amount, writing = measure_scale(coarse, factor, share, threshold, floor, sheet)
+    if light_on_dark is False or scale.sheet or not _bright_tail(coarse):
         return scale, False
     light_scale, light_amount, light_writing = measure_scale(reciprocal(coarse), factor, share, threshold, floor)
     if _written_on(writing, light_writing):

@@ -76,6 +76,30 @@ def test_a_sheet_smaller_than_the_frame_is_found_and_a_page_a_shadow_or_chalk_is
     assert the_sheet(board) is None
 
 
+def test_a_sheet_on_a_desk_brighter_than_a_shadow_is_told_by_its_colour():
+    """ink.the_sheet on colour: a yellow note on a grey desk at 45 % of its brightness (brighter than
+    any hard shadow leaves, so brightness alone cannot tell it) is the sheet, by the desk's other colour
+    all around its sharp outline; white paper under a hard shadow keeping 45 % of the light, same
+    colour, is not; nor is a yellow card under a pool of light that fades softly over the frame."""
+    rng = np.random.default_rng(0)
+    grain = rng.normal(1.0, 0.03, (60, 80, 1))
+    yellow, grey = np.array([120, 200, 215.0]), np.array([97, 97, 97.0])
+    note = np.broadcast_to(grey, (60, 80, 3)).copy()
+    note[15:40, 25:65] = yellow
+    note[22:30, 30:32] = (150, 60, 40)  # blue ink on it
+    sheet = the_sheet(np.clip(note * grain, 0, 255).astype(np.uint8))
+    assert sheet is not None
+    assert sheet[15:40, 25:65].mean() > 0.9 and not sheet[:12].any() and not sheet[:, :22].any()
+    white = np.array([205, 210, 215.0])
+    shadow = np.broadcast_to(white, (60, 80, 3)).copy()
+    shadow[:, 25:] *= 0.45  # three quarters of the page in a hard shadow
+    assert the_sheet(np.clip(shadow * grain, 0, 255).astype(np.uint8)) is None
+    yy, xx = np.mgrid[:60, :80]
+    pool = np.exp(-((yy - 30.0) ** 2 + (xx - 40.0) ** 2) / (2 * 15.0**2))[..., None]
+    card = yellow * (0.35 + 0.65 * pool)
+    assert the_sheet(np.clip(card * grain, 0, 255).astype(np.uint8)) is None
+
+
 @pytest.mark.parametrize("paper", [50, 70])
 def test_a_sheet_held_up_before_a_bright_window_is_read(mnist, reader, paper):
     """A sheet held up in a dim room (grey 50 or 70) with a window behind it (255, a sixth of the

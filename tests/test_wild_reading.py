@@ -229,6 +229,21 @@ def test_writing_on_a_sticky_note_on_a_dark_desk_is_read(reader, digits):
         assert_read_whole(reader, notes[k], f"note frame {k}")
 
 
+def test_writing_on_a_sticky_note_on_a_desk_brighter_than_a_shadow_is_read(reader, digits):
+    """A sticky note on a grey desk, seed 0, frames 7, 14 and 20 (pink, green, green): the desk at 36-45 %
+    of the note's brightness, brighter than the third a hard shadow keeps, so the note was no sheet of
+    its own and the desk's mottling set the paper's grain: 0 of 4, 0 of 4 and 0 of 6 digits read. The
+    desk differs from the note in colour all along its sharp outline, as a shadow, which keeps the
+    paper's colour, does not (ink.the_sheet): the note is the sheet and every digit is read. Frame 11
+    (3 of 3 read before) checks the other half: its note, now a sheet, balanced to grey, made the light
+    reading (the note one bright shape) win, and no digit was read; writing on a sheet smaller than
+    the frame is read dark on light (ink._first_look)."""
+    notes = list(wild_scenes("a sticky note on a dark desk", 21, digits, seed=0))
+    for k in (7, 11, 14, 20):
+        assert not reader.read(notes[k].image, still=True).detection.light_on_dark, k
+        assert_read_whole(reader, notes[k], f"note frame {k}")
+
+
 def test_a_sticky_note_on_a_dark_desk_is_not_taken_for_chalk_on_a_board(reader, digits):
     """A sticky note on a dark desk, seed 3, frames 30 and 33: the note is brighter than nearly all of
     the frame, as chalk is on a board, and the frame was read light-on-dark: the note one bright
