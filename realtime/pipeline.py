@@ -198,11 +198,17 @@ def _letters(box: Box) -> int:
     return max(1, round(box[2] / (LETTER_WIDE * box[3])))
 
 
-def _lettered(shapes: list[int], boxes: list[Box], conf: list[float], not_a_digit: float) -> bool:
+def _lettered(shapes: list[int], boxes: list[Box], conf: list[float], not_a_digit: float,
+              doubt: float | None = None) -> bool:
     """Whether PRINT_WORD letters, or two and half as many as there are shapes, are in those of
-    `shapes` that the network calls no digit (each counting the letters its width holds)."""
+    `shapes` that the network calls no digit (each counting the letters its width holds).
+    `doubt`: toward PRINT_WORD, shapes read under this confidence count too. A page's "Page 4 of 23"
+    has three letters the network calls no digit, and "of", run together, it reads as a doubtful 9;
+    a handwritten line's two or three doubtful digits are no word's worth, and do not make up half
+    of the line."""
     n = sum(_letters(boxes[k]) for k in shapes if conf[k] < not_a_digit)
-    return n >= PRINT_WORD or (n >= 2 and n >= 0.5 * len(shapes))
+    word = sum(_letters(boxes[k]) for k in shapes if conf[k] < max(doubt or 0.0, not_a_digit))
+    return word >= PRINT_WORD or (n >= 2 and n >= 0.5 * len(shapes))
 
 
 def _within(row: list[int], line: list[int], boxes: list[Box]) -> list[int]:
@@ -475,7 +481,7 @@ class Reader:
         for row in group_rows(boxes, slope):
             for line in _by_height(row, boxes):  # print beside handwriting of another size is another line
                 word = any(k >= len(chosen) for k in line)
-                lettered = _lettered(line, boxes, conf, self.not_a_digit)
+                lettered = _lettered(line, boxes, conf, self.not_a_digit, self.min_confidence)
                 worded = False
                 if len(line) < len(row):  # with the smaller letters set among its shapes, a word's worth
                     band = _within(row, line, boxes)

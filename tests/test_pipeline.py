@@ -19,7 +19,7 @@ from realtime.ink import (
     without_shade,
 )
 from realtime.measure.scene import MnistDigits, make_scene
-from realtime.pipeline import NOT_A_DIGIT, _in_words, _numbered
+from realtime.pipeline import NOT_A_DIGIT, _in_words, _lettered, _numbered
 from realtime.score import match
 from realtime.track import Tracker, group_rows, read_lines, row_slope
 
@@ -571,6 +571,20 @@ def test_small_letters_inside_a_word_of_print_are_print_and_a_stroke_in_a_tilted
     shapes = [(355, 254, 14, 12), (419, 255, 14, 12), (475, 157, 42, 31), (200, 255, 6, 6)]
     words = [(90, 248, 378, 20), (339, 153, 223, 62)]
     assert _in_words(len(shapes), shapes + words) == {0, 1}
+
+
+def test_doubtful_shapes_make_up_a_word_of_print_but_not_half_a_handwritten_line():
+    """pipeline._lettered: "Page 4 of 23" (boxes and confidences as read in a wild frame): three
+    letters called no digit and "of" read in doubt are a word's worth; without the doubtful ones, not.
+    A handwritten "2 0 15", its 0 and its run-together 15 read in doubt, is not lettered either way."""
+    boxes = [(421, 119, 20, 23), (443, 125, 16, 18), (462, 125, 18, 25), (482, 126, 15, 18),
+             (511, 121, 16, 23), (557, 121, 14, 24), (579, 122, 19, 24), (602, 123, 18, 23)]
+    conf = [0.16, 0.12, 0.91, 0.14, 0.94, 0.32, 0.98, 0.97]
+    line = list(range(len(boxes)))
+    assert _lettered(line, boxes, conf, NOT_A_DIGIT, 0.5)
+    assert not _lettered(line, boxes, conf, NOT_A_DIGIT)
+    hand = [(172, 321, 33, 45), (204, 336, 16, 25), (225, 319, 44, 50)]
+    assert not _lettered([0, 1, 2], hand, [0.99, 0.31, 0.33], NOT_A_DIGIT, 0.5)
 
 
 def test_a_neat_row_of_small_handwritten_digits_is_not_taken_for_a_stamp(mnist, reader):

@@ -453,3 +453,13 @@ def test_a_shape_far_fainter_than_the_writing_is_not_shown(reader, digits):
     figures)."""
     for condition, k in (("ruled paper", 36), ("sheet held at an angle", 55), ("hard shadows", 4)):
         assert_read_whole(reader, list(wild_scenes(condition, k + 1, digits, seed=3))[k], condition, k)
+
+
+def test_a_printed_word_read_as_a_doubtful_digit_still_counts_its_letters(reader, digits):
+    """Printed text, seed 0, frame 18: "Page 4 of 23" over two handwritten digits. The network calls
+    "P", "a" and "e" no digit, reads "g" as a 9 and "of", run together, as a 9 in doubt: three letters,
+    short of a word's worth (PRINT_WORD) and of half the line's eight shapes, and the line was read,
+    five extra boxes. Toward a word's worth, shapes read in doubt count as letters too
+    (pipeline._lettered): the line is print, and the handwritten digits are read, no extra box."""
+    sc = list(wild_scenes("printed text and a date stamp", 19, digits, seed=0))[18]
+    assert_read_whole(reader, sc, "print frame 18")
