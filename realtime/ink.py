@@ -938,7 +938,9 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
     is brighter than nearly all of a board, and a board's dark patches are nowhere near as extreme.
     Or when its writing stands out LIGHT_WINS times more than that bar asks (brighter than 95 % of the
     frame) and there is LIGHT_MORE times as much of it: a board's dark specks, a few, can be as
-    extreme as its chalk; a brown cardboard's bright fibres are not as bright next to it.
+    extreme as its chalk; a brown cardboard's bright fibres are not as bright next to it. Either way
+    the light reading must have seen pen strokes (its amount): bright blots alone, a lit patch of paper
+    between shadows, are no writing.
     `sheet`: the frame's frame_sheet. Writing on a sheet smaller than the frame is dark on light: the
     note is the bright shape a light reading would find, the desk its dark ground.
     """
@@ -951,7 +953,7 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
     if _written_on(writing, light_writing):
         return scale, False
     dark_rank, light_rank = _rank(coarse, writing), _rank(coarse, light_writing)
-    if light_rank >= LIGHT_RANK and LIGHT_WINS * (100.0 - light_rank) < dark_rank:
+    if light_amount > 0 and light_rank >= LIGHT_RANK and LIGHT_WINS * (100.0 - light_rank) < dark_rank:
         return light_scale, True
     # A board's few dark specks can be as extreme as its chalk; then the chalk is what there is much of.
     if LIGHT_WINS * (100.0 - light_rank) < 100.0 - LIGHT_RANK and light_amount > LIGHT_MORE * amount:

@@ -463,3 +463,14 @@ def test_a_printed_word_read_as_a_doubtful_digit_still_counts_its_letters(reader
     (pipeline._lettered): the line is print, and the handwritten digits are read, no extra box."""
     sc = list(wild_scenes("printed text and a date stamp", 19, digits, seed=0))[18]
     assert_read_whole(reader, sc, "print frame 18")
+
+
+def test_bright_blots_alone_are_no_light_writing(reader, digits):
+    """A 1280x720 frame, seed 3, frame 23: faint pencil under a soft shadow's edge. The dark reading's
+    writing sits at the middle of the frame's brightness (faint), and the light reading found the lit
+    paper around "28" and along the shadow's edge, brighter than 94 % of the frame: read
+    light-on-dark, no digit was found. Those bright shapes are blots, no pen strokes (measure_scale's
+    amount 0): light writing must be seen as strokes (ink._first_look). Read dark on light, every digit."""
+    sc = list(wild_scenes("1280x720 frame", 24, digits, seed=3))[23]
+    assert not reader.read(sc.image, still=True).detection.light_on_dark
+    assert_read_whole(reader, sc, "1280x720 frame 23")
