@@ -46,6 +46,7 @@ LAZY_SIDE = 960  # frames larger than this make their full-resolution ink image 
 COARSE_SIDE = 500  # the coarse look is taken at the first pyramid level whose longer side is at most this ...
 FINEST_LOOK = 1000  # ... or, seeing no writing there, at finer levels up to this size
 COARSE_KERNEL = 0.35  # its paper estimate spans this share of the shorter side: wider than any marker stroke
+FAINT_LOOK = 0.4  # writing whose darkness times this is under the first look's pixel bar is measured again with it
 SEARCH_STROKE = 1.5  # the search resolution keeps strokes at least this many pixels wide
 PAPER_STROKES = 2.0  # the paper estimate's kernel, in stroke widths (with their blurred rims) ...
 PAPER_HEIGHTS = 0.33  # ... and at least this share of the writing's height (a faint, blurred stroke is
@@ -406,10 +407,10 @@ def _sheet_sized(n: int, size: int) -> bool:
 
 def _tinted_sheet(sample: np.ndarray, opened: np.ndarray) -> np.ndarray | None:
     """the_sheet on a desk brighter than SHEET_LIGHT of it: see there."""
-    otsu, bright = cv2.threshold(opened, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    _, bright = cv2.threshold(opened, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     if not _sheet_sized(cv2.countNonZero(bright), bright.size):
         return None
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     if not _sheet_sized(int(stats[largest, cv2.CC_STAT_AREA]), bright.size):
         return None
@@ -847,15 +848,25 @@ class Look:
 
 def first_look(levels: Pyramid, noise: float, share: float, threshold: float, light_on_dark: bool | None) -> Look:
     """The writing's scale and polarity from the coarse level; from a finer one if that sees no writing
-    (thin, faint strokes)."""
+    (thin, faint strokes). A shape's pixels are those `share` darker than the paper; writing so faint
+    that this is more than FAINT_LOOK of its own darkness (a pale pen out of focus: its strokes' soft
+    rims, even their middles in places, fall under it, and the strokes measure thin and the digits
+    short, in pieces) is measured again down to FAINT_LOOK of its darkness, as the search level's
+    thresholds follow the writing's darkness too."""
     c = coarse_level(levels)
     while True:
         coarse, coarse_noise = quieten(levels[c], noise / 2**c, 3.5)  # area averaging halves the noise per level
         scale, light = _first_look(coarse, 2.0**c, share, threshold, round(NOISE_SIGMAS * coarse_noise), light_on_dark,
                                    levels.sheet)
         if scale.found or c == 0 or max(levels.shape) >> (c - 1) > FINEST_LOOK:
-            return Look(scale, light, c, levels.shape)
+            break
         c -= 1
+    if scale.found and FAINT_LOOK * scale.contrast < share:  # faint writing: its whole strokes, measured again
+        again = measure_scale(reciprocal(coarse) if light else coarse, 2.0**c, FAINT_LOOK * scale.contrast, threshold,
+                              round(NOISE_SIGMAS * coarse_noise), None if light else levels.sheet)[0]
+        if again.found:
+            scale = again
+    return Look(scale, light, c, levels.shape)
 
 
 def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dark: bool | None = None,

@@ -474,3 +474,14 @@ def test_bright_blots_alone_are_no_light_writing(reader, digits):
     sc = list(wild_scenes("1280x720 frame", 24, digits, seed=3))[23]
     assert not reader.read(sc.image, still=True).detection.light_on_dark
     assert_read_whole(reader, sc, "1280x720 frame 23")
+
+
+def test_faint_writing_is_measured_down_to_a_share_of_its_own_darkness(reader, digits):
+    """Blur, seed 0, frame 18: a pale pen out of focus, its strokes' darkness 0.22 of the paper's
+    brightness. The first look takes a pixel as writing 0.144 darker than the paper, two thirds of that
+    darkness: it saw the strokes' middles and measured them 5.6 px wide (8.1 px with their soft rims),
+    and the search level's paper estimate, a few of those wide, took the rest of the strokes for
+    paper: 4 of 7 digits read. Writing that faint is measured again down to FAINT_LOOK of its own
+    darkness (ink.first_look): 8.0 px (11.1 px), and every digit is read."""
+    sc = list(wild_scenes("blur", 19, digits, seed=0))[18]
+    assert_read_whole(reader, sc, "blur frame 18")
