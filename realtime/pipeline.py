@@ -52,6 +52,7 @@ JOIN_WIDE = 1.3  # ... joined no wider than this for their height (one digit, no
 JOIN_TALL = 1.5  # ... nor taller than this many of the frame's sure digits' median height, are one digit
 #                   in two pieces if the network reads them joined as a digit more surely than apart ...
 JOIN_MOST = 64  # ... (pairs tried per frame at most: a texture's grain makes many doubtful shapes)
+JOIN_ROUNDS = 2  # ... and a joined pair may take one more shape or piece (a digit in three pieces)
 FAINT_INK = 0.4  # a shape read as a digit whose ink is under this share as dark as the frame's typical digit's
 #                 (the median of those read) is no writing: a faint margin line's broken piece, a hand's shadow
 
@@ -104,6 +105,22 @@ class _Clock:
         now = time.perf_counter()
         self.ms[stage] = self.ms.get(stage, 0.0) + (now - self.t) * 1e3
         self.t = now
+
+
+class _Pieces:
+    """The frame's pieces of digits (detect._piece), cut out when first asked for, less those already
+    joined to a digit."""
+
+    def __init__(self, cut: Callable[[], list[Candidate]]) -> None:
+        self._cut, self._all, self._spent = cut, None, set()
+
+    def left(self) -> list[Candidate]:
+        if self._all is None:
+            self._all = self._cut()
+        return [p for p in self._all if id(p) not in self._spent]
+
+    def spend(self, piece: Candidate) -> None:
+        self._spent.add(id(piece))
 
 
 class _Batch:
@@ -317,7 +334,13 @@ class Reader:
         clock.lap("normalise")
         batch.classify(self.backend)
         clock.lap("classify")
-        cands, rows = self._joins(list(det.candidates), det.pieces, batch)
+        cands, rows = list(det.candidates), list(range(len(det.candidates)))
+        pieces = _Pieces(det.pieces)
+        for _ in range(JOIN_ROUNDS):  # a digit in three pieces is joined two by two
+            before = rows
+            cands, rows = self._joins(list(cands), list(rows), pieces, batch)
+            if rows == before:
+                break
         options, expected = self._cuts(cands, rows, batch)
         clock.lap("normalise")
         batch.classify(self.backend)
@@ -343,7 +366,7 @@ class Reader:
             return None  # (a look that saw no writing is taken again at once: a sheet may just have come up)
         return self._look
 
-    def _joins(self, cands: list[Candidate], cut_pieces: Callable[[], list[Candidate]], batch: _Batch
+    def _joins(self, cands: list[Candidate], rows: list[int], pieces: _Pieces, batch: _Batch
                ) -> tuple[list[Candidate], list[int]]:
         """Join the pieces of digits: a shape read under SURE_READ and a shape or piece close to it
         (see detect._piece) that the network reads joined as a digit, more surely than the two apart
@@ -360,22 +383,22 @@ class Reader:
         joined pair in place of its first shape. A piece is never shown on its own: apart, it counts
         as sure (nothing to lose)."""
         n = len(cands)
-        rows = list(range(n))
-        conf = batch.probs[:n].max(axis=1)
+        conf = batch.probs[rows].max(axis=1)
         doubtful = conf < max(SURE_READ, self.min_confidence)
-        shapes = np.array(batch.boxes[:n], np.float64).reshape(-1, 4)
-        sure = [box[3] for box, c in zip(batch.boxes[:n], conf) if c >= self.min_confidence]
+        boxes = [batch.boxes[r] for r in rows]
+        shapes = np.array(boxes, np.float64).reshape(-1, 4)
+        sure = [box[3] for box, c in zip(boxes, conf) if c >= self.min_confidence]
         tallest = JOIN_TALL * statistics.median(sure) if len(sure) >= 3 else np.inf
         if not doubtful.any() and not _joinable(shapes, doubtful, tallest)[0].any():
             return cands, rows  # (no doubt, and no shapes one above the other: no pieces cut out)
-        pieces = cut_pieces()
-        if n + len(pieces) < 2:
+        left = pieces.left()
+        if n + len(left) < 2:
             return cands, rows
-        every = cands + pieces
-        b = np.array(batch.boxes[:n] + [[v / p.scale for v in p.box] for p in pieces], np.float64)
-        shown = np.concatenate([np.where(doubtful, 0.0, conf), np.zeros(len(pieces))])  # a digit is taken
-        conf = np.concatenate([conf, np.ones(len(pieces))])  # into a join only when it is read more surely
-        doubtful = np.concatenate([doubtful, np.zeros(len(pieces), bool)])
+        every = cands + left
+        b = np.array(boxes + [[v / p.scale for v in p.box] for p in left], np.float64)
+        shown = np.concatenate([np.where(doubtful, 0.0, conf), np.zeros(len(left))])  # a digit is taken
+        conf = np.concatenate([conf, np.ones(len(left))])  # into a join only when it is read more surely
+        doubtful = np.concatenate([doubtful, np.zeros(len(left), bool)])
         ok, stacked = _joinable(b, doubtful, tallest)
         ok[n:, :] = False  # a pair is (a shape, a later shape or a piece)
         pairs = list(zip(*np.nonzero(ok)))[:JOIN_MOST]
@@ -385,7 +408,7 @@ class Reader:
         at = [batch.add(*normalise(c), c) for c in joined]
         batch.classify(self.backend)
         gains = []
-        read = batch.probs[:n].argmax(axis=1)
+        read = batch.probs[rows].argmax(axis=1)
         for k, ((i, j), r) in enumerate(zip(pairs, at)):
             p = float(batch.probs[r].max())
             if j < n and not stacked[i, j] and min(conf[i], conf[j]) >= self.min_confidence \
@@ -404,6 +427,8 @@ class Reader:
             cands[i], rows[i] = joined[k], at[k]
             if j < n:
                 rows[j] = -1
+            else:
+                pieces.spend(left[j - n])
         keep = [k for k in range(n) if rows[k] >= 0]
         return [cands[k] for k in keep], [rows[k] for k in keep]
 

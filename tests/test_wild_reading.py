@@ -485,3 +485,13 @@ def test_faint_writing_is_measured_down_to_a_share_of_its_own_darkness(reader, d
     darkness (ink.first_look): 8.0 px (11.1 px), and every digit is read."""
     sc = list(wild_scenes("blur", 19, digits, seed=0))[18]
     assert_read_whole(reader, sc, "blur frame 18")
+
+
+def test_a_digit_in_three_pieces_is_joined_two_by_two(reader, digits):
+    """Dim light, seed 3, frame 24: a 3 whose faint strokes broke into three shapes. Its top two read
+    joined as a 2, its bottom alone as a 0: an extra box, and the 3 not read. A joined pair may take
+    one more shape or piece in a second round (pipeline.JOIN_ROUNDS): the three read as a 3, no extra
+    box. (The frame's other 3, in the dim corner, is found neither way.)"""
+    sc = list(wild_scenes("dim light", 25, digits, seed=3))[24]
+    s, errors = score_frame(reader.read(sc.image, still=True), sc)
+    assert s["read_right"] == 1 and s["extra"] == 0, (s, errors)
