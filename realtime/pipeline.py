@@ -381,7 +381,7 @@ class Reader:
         is no 1 and a loop; digits of a number stand side by side, and a row above or below is too
         far (JOIN_GAP) or makes too tall a digit. Returns the candidates and their batch rows, a
         joined pair in place of its first shape. A piece is never shown on its own: apart, it counts
-        as sure (nothing to lose)."""
+        as sure (nothing to lose). `rows`: the candidates' batch rows; `pieces`: those not yet joined."""
         n = len(cands)
         conf = batch.probs[rows].max(axis=1)
         doubtful = conf < max(SURE_READ, self.min_confidence)
