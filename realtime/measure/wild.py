@@ -843,7 +843,7 @@ class Camera:
 
 
 def _framing(rng: np.random.Generator, w: int, h: int, show_edge: bool, strength: float,
-             held: tuple[float, float] = (0.86, 0.95)) -> np.ndarray:
+             held: tuple[float, float]) -> np.ndarray:
     """Where the sheet sits in the frame: filling it (enlarged so that the tilt shows no corner
     beyond it) or held farther off (`held`: its share of the frame's size) and to one side, so one
     or more of its edges show."""
