@@ -161,9 +161,6 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
 
 
-_MIN3 = np.ones((1, 3), np.uint8)
-
-
 def _sample(frame: np.ndarray) -> np.ndarray:
     """Some 5,000 pixels spread over the frame, whatever its size: enough for the paper's colour and
     the sheet's outline."""
@@ -209,17 +206,24 @@ def ink_channel(frame: np.ndarray, balance: np.ndarray | None = None) -> np.ndar
     """The darkest of a pixel's three colour channels: red, blue or black ink are all dark in it.
 
     In plain grey a red marker is barely darker than the paper; in the channel where it absorbs most
-    it is as dark as black ink. `balance`: the frame's paper_balance, applied first. (An erosion along
-    the interleaved row does the three-way minimum in one fast pass.)
+    it is as dark as black ink. `balance`: the frame's paper_balance, applied first. (OpenCV's split
+    and two minima: half the time of an erosion along the interleaved row and the strided copy it
+    needs; NumPy's min over the last axis takes 80 times as long.)
     """
     img = to_8bit(frame)
     if img.ndim == 2:
         return img
     if balance is not None:
         img = cv2.transform(img, balance)
-    h, w = img.shape[:2]
-    m = cv2.erode(img.reshape(h, w * 3), _MIN3, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
-    return np.ascontiguousarray(m[:, ::3])
+    b, g, r = cv2.split(img)
+    return cv2.min(cv2.min(b, g), r)
+
+
+def _brightest(img: np.ndarray) -> np.ndarray:
+    """The brightest of a BGR pixel's three channels (as ink_channel takes the darkest: NumPy's max over
+    the last axis took four times as long on the 80x60 sample)."""
+    b, g, r = cv2.split(img)
+    return cv2.max(cv2.max(b, g), r)
 
 
 #: Light writing on a dark board read as dark writing on light paper: brightness g becomes 24 x 255 / g.
@@ -391,7 +395,7 @@ def the_sheet(sample: np.ndarray) -> np.ndarray | None:
     whose outline steps down to SHEET_EDGE of its brightness or less just outside it, and whose
     surroundings there differ in colour from it (SHEET_TINT) along SHEET_AROUND of the outline or more.
     """
-    bright = sample.max(axis=2) if sample.ndim == 3 else sample
+    bright = _brightest(sample) if sample.ndim == 3 else sample
     k = max(3, int(SHEET_OPEN * min(bright.shape)) | 1)
     opened = cv2.morphologyEx(bright, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     top = _quantile_u8(opened, SHEET_TOP)

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime import ink
 from realtime.detect import Candidate, DetectConfig, _merge_pieces, _on_a_step, darkness_map, detect, join
 from realtime.ink import (
     MAX_GAIN,
@@ -149,6 +150,18 @@ def test_the_ink_image_takes_the_papers_colour_as_grey():
     assert abs(int(ink_channel(note, paper_balance(note))[120, 151]) - 40) <= 1  # still dark in red
     assert abs(int(ink_channel(note, paper_balance(note))[50, 50]) - 215) <= 1
     assert paper_balance(np.full((240, 320, 3), (10, 180, 200), np.uint8))[0, 0] == pytest.approx(MAX_GAIN)
+
+
+def test_ink_channel_is_each_pixels_darkest_channel_at_any_size():
+    """The ink image is the per-pixel minimum of the three channels (and the sheet's brightness their
+    maximum), exactly, for frames of odd sizes and views that are not contiguous."""
+    rng = np.random.default_rng(3)
+    for h, w in ((1, 1), (7, 13), (480, 640), (121, 333)):
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        assert np.array_equal(ink_channel(frame), frame.min(axis=2))
+        assert np.array_equal(ink._brightest(frame), frame.max(axis=2))
+    view = rng.integers(0, 256, (100, 200, 3), dtype=np.uint8)[::2, 1::3]
+    assert np.array_equal(ink_channel(view), view.min(axis=2))
 
 
 def test_reads_a_number_across_a_lighting_gradient(mnist, reader):
