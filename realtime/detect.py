@@ -273,7 +273,7 @@ def _words(mask: np.ndarray, ref_h: float, min_h: float, cfg: DetectConfig) -> l
     is only for finding them: digits are still cut from the mask as it is, so two handwritten digits
     that nearly touch are not joined. The kernel is 3 or 5 search pixels wide (gaps of up to 2 or 4
     pixels close); a handwritten number's digits stand further apart than a fifth of their height."""
-    k = int(np.clip(int(WORD_GAP * ref_h) | 1, 3, 5))
+    k = min(5, max(3, int(WORD_GAP * ref_h) | 1))
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     _, _, stats = components(closed)
     H, W = mask.shape
@@ -565,7 +565,7 @@ def _slant(mu11: float, mu02: float) -> float:
     if mu02 <= 1e-6:
         return 0.0
     slant = -mu11 / mu02
-    return float(np.clip(slant, -MAX_SLANT, MAX_SLANT)) if abs(slant) > SLIGHT_SLANT else 0.0
+    return max(-MAX_SLANT, min(MAX_SLANT, float(slant))) if abs(slant) > SLIGHT_SLANT else 0.0
 
 
 def sheared_columns(h: int, w: int, slant: float) -> np.ndarray:
@@ -622,7 +622,7 @@ def propose_cuts(cand: Candidate, rows: float = 0.0) -> None:
 def _turned_slant(shape: np.ndarray, rows: float) -> float:
     """The shear whose columns run at right angles to rows rising at `rows` (dy/dx), leaning with the
     writing's own slant as measured along those rows: the two angles add (tan(a + b))."""
-    rows = float(np.clip(rows, -MAX_TILT, MAX_TILT))
+    rows = max(-MAX_TILT, min(MAX_TILT, float(rows)))
     u, v = _along_rows(shape, rows)
     du, dv = u - u.mean(), v - v.mean()
     own = _slant(float(du @ dv), float(dv @ dv))
@@ -705,7 +705,7 @@ def _cut_out(ink: Ink, labels: np.ndarray, members: list[int], box: list[int] | 
     (never coarser than the search level), from its shape found at the search level; None if none of
     it is clearly ink (hysteresis)."""
     bx, by, bw, bh = box
-    level = int(np.clip(np.floor(np.log2(max(bh, 1) * 2**ink.level / CROP_HEIGHT)), 0, ink.level))
+    level = min(ink.level, max(0, math.floor(math.log2(max(bh, 1) * 2**ink.level / CROP_HEIGHT))))
     f = 2 ** (ink.level - level)  # crop pixels per search pixel
     H, W = ink.levels.size(level)
     x0, y0 = max(0, bx * f - 1), max(0, by * f - 1)

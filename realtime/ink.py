@@ -31,6 +31,7 @@ is measured first and they are looked for on the mask turned level.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import cv2
@@ -829,10 +830,10 @@ def search_level(scale: Scale, coarse: int) -> int:
     """
     if not scale.found:
         return max(0, coarse - 1)
-    level = int(np.floor(np.log2(max(scale.stroke, 1.0) / SEARCH_STROKE)))
+    level = math.floor(math.log2(max(scale.stroke, 1.0) / SEARCH_STROKE))
     if scale.stroke <= 2.2 * 2**coarse:
         level -= 1
-    return int(np.clip(level, 0, coarse))
+    return min(coarse, max(0, level))
 
 
 @dataclass(frozen=True)
@@ -922,7 +923,7 @@ def quieten(gray: np.ndarray, noise: float, stroke: float) -> tuple[np.ndarray, 
     paper = _median_u8(np.ascontiguousarray(gray[::4, ::4]))
     if NOISE_SIGMAS * noise <= NOISY * paper:
         return gray, noise
-    sigma = float(np.clip(0.35 * stroke, 0.6, 1.5))
+    sigma = min(1.5, max(0.6, 0.35 * float(stroke)))
     return cv2.GaussianBlur(gray, (0, 0), sigma), noise / (2 * np.sqrt(np.pi) * sigma)
 
 

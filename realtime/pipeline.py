@@ -539,7 +539,7 @@ class Reader:
         # on the desk, in a hard shadow, along the edge of a sheet held at an angle). Of what it reads, a
         # shape far fainter than the frame's typical digit is no writing (FAINT_INK).
         if shown:
-            typical = float(np.median([batch.ink[chosen[k]] for k in shown]))
+            typical = statistics.median(batch.ink[chosen[k]] for k in shown)
             shown = [k for k in shown if batch.ink[chosen[k]] >= FAINT_INK * typical]
         batch.dropped += [frame_boxes[k] for k in sorted(set(range(len(chosen))) - set(shown))]
         digits = []
