@@ -32,12 +32,15 @@ from realtime.ink import (
     components,
     darkness,
     find_ink,
+    grown,
     paper_map,
     spreads,
     to_8bit,
     to_gray,
 )
 from train.resample import jit, linear_axis
+
+Box = tuple[int, int, int, int]  # x, y, w, h
 
 CROP_HEIGHT = 48  # a candidate is cut out at the coarsest level where it is still at least this tall
 MIN_SIDE = 8  # frames narrower than this in either direction hold nothing to read
@@ -116,6 +119,8 @@ class Detection:
     look: Look | None = None  # the first look the writing's scale and polarity came from
     pieces: Callable[[], list[Candidate]] = list  # cuts out the strokes of no digit's size or shape (_piece),
     #                                                when some digit is in doubt (they are needed only then)
+    regrown: Callable[[list[Box]], Detection | None] = lambda near: None  # the detection near digits in doubt
+    #                            with the shapes grown into fainter pixels (ink.grown), when some digit is in doubt
 
 
 def darkness_map(gray: np.ndarray, light_on_dark: bool = False) -> np.ndarray:
@@ -219,7 +224,15 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     cfg = cfg or DetectConfig()
     if frame.ndim < 2 or min(frame.shape[:2]) < MIN_SIDE:  # a sliver of a frame holds no readable digit
         return Detection(1.0, np.zeros(frame.shape[:2] if frame.ndim >= 2 else (1, 1), np.uint8), [])
-    ink = find_ink(frame, cfg.threshold, cfg.low_ratio, cfg.light_on_dark, look)
+    return _detection(find_ink(frame, cfg.threshold, cfg.low_ratio, cfg.light_on_dark, look), cfg)
+
+
+def _detection(ink: Ink, cfg: DetectConfig, near: list[Box] | None = None,
+               around: tuple[np.ndarray, _Desk] | None = None) -> Detection:
+    """detect() on the frame's ink. `near`: this is the ink grown into fainter pixels (ink.grown), read
+    again only for the digits in doubt in these boxes (frame pixels): only shapes that overlap one are
+    cut out, and it is not grown again; `around`: the sheet's edges and the desk, from the frame's
+    first detection (the paper is the same)."""
     f = 2**ink.level  # frame pixels per search pixel
     min_h = max(2.0, cfg.min_height_px / f)
     sh, labels = _find_shapes(ink, max(2.0, 0.2 * min_h))
@@ -230,11 +243,12 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
     _merge(sh, ref_h, labels)
     # again: the pieces of one blotchy digit are not "the digits around"
     ref_h, typical = _typical_height(sh, min_h, cfg)
-    edges = _sheet_edges(ink.paper)
-    desk = _Desk(ink.paper, ink.sheet)
+    edges, desk = around or (_sheet_edges(ink.paper), _Desk(ink.paper, ink.sheet))
     candidates: list[Candidate] = []
     rejected = 0
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
+        if near is not None and not any(_overlap(box, tuple(v / f for v in b)) for b in near):
+            continue
         if box[3] < min_h or box[3] < SPECK * ref_h:
             continue  # noise, a dot, a stray mark (or a piece of a digit: see _cut_pieces)
         if typical >= 2 and box[2] < SLIVER * box[3] and box[3] > LONG_SLIVER * ref_h:
@@ -262,9 +276,24 @@ def detect(frame: np.ndarray, cfg: DetectConfig | None = None, look: Look | None
         rejected += len(candidates) - cfg.max_candidates
         del candidates[cfg.max_candidates :]
     stroke = ink.scale.stroke if ink.scale.found else 0.0
-    words = [tuple(int(round(v * f)) for v in box) for box in _words(ink.mask, ref_h, min_h, cfg)]
+    words = [] if near is not None else [tuple(int(round(v * f)) for v in box)
+                                         for box in _words(ink.mask, ref_h, min_h, cfg)]
     return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words, ink.look,
-                     functools.partial(_cut_pieces, ink, labels, sh, ref_h, min_h, cfg, desk))
+                     functools.partial(_cut_pieces, ink, labels, sh, ref_h, min_h, cfg, desk),
+                     (lambda _: None) if near is not None else functools.partial(_regrown, ink, cfg, (edges, desk)))
+
+
+def _regrown(ink: Ink, cfg: DetectConfig, around: tuple[np.ndarray, _Desk], near: list[Box]) -> Detection | None:
+    """The detection, near the boxes `near` (frame pixels), on the ink grown there into fainter pixels
+    next to its shapes (ink.grown); None where there is nothing to grow."""
+    f = 2**ink.level
+    more = grown(ink, [tuple(int(v // f) for v in b) for b in near])
+    return None if more is None else _detection(more, cfg, near, around)
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    """Whether two boxes (x, y, w, h) share any area."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 def _words(mask: np.ndarray, ref_h: float, min_h: float, cfg: DetectConfig) -> list[list[int]]:

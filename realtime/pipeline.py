@@ -141,11 +141,29 @@ class _Batch:
         self.ink.append(cand.ink)
         return len(self.images) - 1
 
+    def take(self, other: _Batch, j: int, sure_only: bool = False) -> int:
+        """Row j of another (classified) batch as a row of this one, classified; its index. `sure_only`:
+        shown only if read surely, whatever it was there."""
+        self.images.append(other.images[j])
+        self.boxes.append(other.boxes[j])
+        self.sure_only.append(other.sure_only[j] or sure_only)
+        self.ink.append(other.ink[j])
+        self.probs = np.concatenate([self.probs, other.probs[j : j + 1]])
+        return len(self.images) - 1
+
     def classify(self, backend: Backend) -> None:
         """Classify the images added since the last call, in one call."""
         new = self.images[len(self.probs) :]
         if new:
             self.probs = np.concatenate([self.probs, backend.predict(np.stack(new))])
+
+
+def _one_place(a: Box, b: Box) -> bool:
+    """Whether either box holds the other's centre: the same digit, read from two masks."""
+    def holds(box: Box, other: Box) -> bool:
+        x, y, w, h = box
+        return x <= other[0] + other[2] / 2 <= x + w and y <= other[1] + other[3] / 2 <= y + h
+    return holds(a, b) or holds(b, a)
 
 
 def _by_height(row: list[int], boxes: list[Box]) -> list[list[int]]:
@@ -329,6 +347,18 @@ class Reader:
         self._look, self._looked = det.look, self._looked + 1 if det.look is self._look else 0
         clock.lap("detect")
         batch = _Batch()
+        chosen, slope = self._choose(det, batch, clock)
+        chosen = self._regrown(chosen, batch, det, clock)
+        digits = self._digits(chosen, batch, still, t)
+        rows = group_rows([d.box for d in digits], slope)
+        lines = read_lines([d.box for d in digits], [d.symbol for d in digits], rows=rows)
+        digits = [digits[i] for row in rows for i in row]  # reading order: rows top to bottom, left to right
+        clock.lap("track")
+        return FrameResult(digits, lines, clock.ms, det, {"dropped": batch.dropped})
+
+    def _choose(self, det: Detection, batch: _Batch, clock: _Clock) -> tuple[list[int], float]:
+        """The batch rows that are the frame's digits (every candidate read, pieces joined, touching
+        digits cut, a tilted sheet's digits levelled, print left out), and the rows' slope."""
         for cand in det.candidates:  # every candidate read as one digit, in one batch
             batch.add(*normalise(cand), cand, cand.sure_only)
         clock.lap("normalise")
@@ -351,13 +381,44 @@ class Reader:
             clock.lap("track")
             self._level(chosen, batch, slope)
             clock.lap("classify")
-        chosen = self._without_print(chosen, batch, det.words, slope)
-        digits = self._digits(chosen, batch, still, t)
-        rows = group_rows([d.box for d in digits], slope)
-        lines = read_lines([d.box for d in digits], [d.symbol for d in digits], rows=rows)
-        digits = [digits[i] for row in rows for i in row]  # reading order: rows top to bottom, left to right
-        clock.lap("track")
-        return FrameResult(digits, lines, clock.ms, det, {"dropped": batch.dropped})
+        return self._without_print(chosen, batch, det.words, slope), slope
+
+    def _regrown(self, chosen: list[int], batch: _Batch, det: Detection, clock: _Clock) -> list[int]:
+        """A digit read in doubt (under SURE_READ, not so unsure as to be no digit) read again from the
+        ink grown into the fainter pixels next to the frame's shapes (ink.grown): where the digit there
+        (the one that holds its box's centre, or whose centre its box holds) is read more surely, as
+        each would be shown, it is that digit, and the shapes it grew over (pieces of it) go. The
+        faint part of a stroke that fell under the mask's threshold is back. Not where it grew two
+        digits side by side into one shape (wider than JOIN_WIDE for its height)."""
+        doubt = [k for k, i in enumerate(chosen) if self.not_a_digit <= batch.probs[i].max() < SURE_READ]
+        if not doubt:
+            return chosen
+        more = det.regrown([batch.boxes[chosen[k]] for k in doubt])
+        if more is None:
+            return chosen
+        other = _Batch()
+        theirs, _ = self._choose(more, other, clock)
+        out, taken, gone = list(chosen), set(), set()
+        for k in doubt:
+            i = chosen[k]
+            if i in gone:
+                continue
+            near = [j for j in theirs if j not in taken and _one_place(batch.boxes[i], other.boxes[j])]
+            j = max(near, key=lambda j: other.probs[j].max(), default=None)
+            if j is None or other.probs[j].max() <= batch.probs[i].max():
+                continue
+            # as they would be shown: a "?" is read again over small deformations (_second_look)
+            both = self._second_look(np.stack([batch.probs[i], other.probs[j]]), [batch.images[i], other.images[j]])
+            if both[1].max() <= both[0].max():
+                continue
+            _, _, w, h = other.boxes[j]
+            held = [m for m in out if m != i and m not in gone and _one_place(batch.boxes[m], other.boxes[j])]
+            if held and w > JOIN_WIDE * h:
+                continue  # two digits side by side grown into one shape
+            out[k] = batch.take(other, j, batch.sure_only[i])
+            taken.add(j)
+            gone.update(held)  # pieces of the digit, now grown into it
+        return [i for i in out if i not in gone]
 
     def _last_look(self, still: bool) -> Look | None:
         """The first look at the writing to reuse for this frame: none for a still image, and a new one

@@ -9,8 +9,11 @@ import pytest
 from realtime import ink
 from realtime.detect import Candidate, DetectConfig, _merge_pieces, _on_a_step, darkness_map, detect, join
 from realtime.ink import (
+    GROW_SHARE,
     MAX_GAIN,
     darkness,
+    find_ink,
+    grown,
     ink_channel,
     paper_balance,
     paper_map,
@@ -162,6 +165,34 @@ def test_ink_channel_is_each_pixels_darkest_channel_at_any_size():
         assert np.array_equal(ink._brightest(frame), frame.max(axis=2))
     view = rng.integers(0, 256, (100, 200, 3), dtype=np.uint8)[::2, 1::3]
     assert np.array_equal(ink_channel(view), view.min(axis=2))
+
+
+def test_the_ink_grows_into_a_strokes_faint_part_and_not_into_whole_strokes_rims():
+    """A stroke whose middle is a little fainter than the mask asks (between GROW_SHARE of the
+    threshold and the threshold) falls apart in the mask; grown near it (by a stroke's width from each
+    side), it is one shape again. Near whole strokes, growing adds only their rims: nothing to read
+    again (None)."""
+    def frame(faint: int | None = None) -> np.ndarray:
+        img = np.full((240, 320), 215, np.uint8)
+        for x in (40, 100, 160, 220):  # four dark strokes set the writing's scale and darkness
+            cv2.line(img, (x, 80), (x + 12, 160), 60, 4)
+            cv2.line(img, (x + 12, 160), (x + 30, 160), 60, 4)
+        if faint is not None:  # a fifth, whose middle (8 px between the dark parts' round ends) is faint
+            cv2.line(img, (280, 118), (280, 130), faint, 4)
+            cv2.line(img, (280, 80), (280, 118), 60, 4)
+            cv2.line(img, (280, 130), (280, 160), 60, 4)
+        return img
+
+    cfg = DetectConfig()
+    low = find_ink(frame(), cfg.threshold, cfg.low_ratio).low
+    between = (GROW_SHARE + 1) / 2 * low / 255  # the faint part's darkness, in the grown band
+    ink = find_ink(frame(round(215 * (1 - between))), cfg.threshold, cfg.low_ratio)
+    assert ink.low == low and ink.level == 0
+    pieces = cv2.connectedComponents(ink.mask)[0] - 1
+    assert pieces == 6  # the four strokes, and the fifth in two
+    more = grown(ink, [(270, 78, 22, 84)])
+    assert more is not None and cv2.connectedComponents(more.mask)[0] - 1 == 5
+    assert grown(ink, [(35, 78, 40, 86)]) is None
 
 
 def test_reads_a_number_across_a_lighting_gradient(mnist, reader):

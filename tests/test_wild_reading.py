@@ -505,3 +505,15 @@ def test_a_wide_digit_in_pieces_is_joined(reader, digits):
     digits are read, no extra box."""
     sc = list(wild_scenes("hard shadows", 20, digits, seed=0))[19]
     assert_read_whole(reader, sc, "hard shadows frame 19")
+
+
+def test_a_digit_whose_faint_part_fell_under_the_threshold_is_read_whole(reader, digits):
+    """Blur, seed 0, frame 28: a 5 out of focus whose right part is fainter than the mask asks; its left
+    part alone read as a 2 (0.74). Textured paper, seed 0, frame 20: a 3 whose top is faint, read from
+    the rest as a 5 (0.82). A digit read in doubt is read again from the ink grown into the fainter
+    pixels next to it (ink.grown, pipeline.Reader._regrown): the whole 5 (0.88) and the whole 3
+    (0.95), and every digit of both frames."""
+    sc = list(wild_scenes("blur", 29, digits, seed=0))[28]
+    assert_read_whole(reader, sc, "blur frame 28")
+    sc = list(wild_scenes("textured or coloured paper", 21, digits, seed=0))[20]
+    assert_read_whole(reader, sc, "textured frame 20")
