@@ -393,7 +393,9 @@ class Reader:
         doubt = [k for k, i in enumerate(chosen) if self.not_a_digit <= batch.probs[i].max() < SURE_READ]
         if not doubt:
             return chosen
+        clock.lap("track")  # (leaving print out), then the regrowth counts as detect
         more = det.regrown([batch.boxes[chosen[k]] for k in doubt])
+        clock.lap("detect")
         if more is None:
             return chosen
         other = _Batch()
