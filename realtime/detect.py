@@ -246,8 +246,9 @@ def _detection(ink: Ink, cfg: DetectConfig, near: list[Box] | None = None,
     edges, desk = around or (_sheet_edges(ink.paper), _Desk(ink.paper, ink.sheet))
     candidates: list[Candidate] = []
     rejected = 0
+    near_here = None if near is None else [tuple(v / f for v in b) for b in near]  # in search pixels
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
-        if near is not None and not any(_overlap(box, tuple(v / f for v in b)) for b in near):
+        if near_here is not None and not any(_overlap(box, b) for b in near_here):
             continue
         if box[3] < min_h or box[3] < SPECK * ref_h:
             continue  # noise, a dot, a stray mark (or a piece of a digit: see _cut_pieces)
@@ -280,7 +281,8 @@ def _detection(ink: Ink, cfg: DetectConfig, near: list[Box] | None = None,
                                          for box in _words(ink.mask, ref_h, min_h, cfg)]
     return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words, ink.look,
                      functools.partial(_cut_pieces, ink, labels, sh, ref_h, min_h, cfg, desk),
-                     (lambda _: None) if near is not None else functools.partial(_regrown, ink, cfg, (edges, desk)))
+                     Detection.regrown if near is not None  # (its default: not grown again)
+                     else functools.partial(_regrown, ink, cfg, (edges, desk)))
 
 
 def _regrown(ink: Ink, cfg: DetectConfig, around: tuple[np.ndarray, _Desk], near: list[Box]) -> Detection | None:

@@ -174,14 +174,8 @@ def _sample(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame[::step, ::step])
 
 
-def frame_sheet(frame: np.ndarray) -> np.ndarray | None:
-    """the_sheet of a frame (uint8, grey or colour), on its _sample's grid: taken once per frame and
-    used by every step that tells the sheet from the desk (its colour, the grain of each, which
-    shapes lie on the desk)."""
-    return the_sheet(_sample(frame))
-
-
-def paper_balance(frame: np.ndarray, sheet: np.ndarray | None = None) -> np.ndarray | None:
+def paper_balance(frame: np.ndarray, sheet: np.ndarray | None = None, sample: np.ndarray | None = None,
+                  ) -> np.ndarray | None:
     """The gain of each colour channel (a diagonal 3x3 matrix for cv2.transform, which saturates) that
     makes coloured paper grey, or None where the paper is white or grey, or the frame is.
 
@@ -195,11 +189,11 @@ def paper_balance(frame: np.ndarray, sheet: np.ndarray | None = None) -> np.ndar
     MAX_GAIN: a channel the paper hardly reflects holds little but noise. Paper whose dimmest channel
     is PAPER_TINT of its brightest or more is white under a camera's white balance, and left as it is:
     made grey, its darkest channel would be the least of three noisy samples, not one channel's.
-    `sheet`: the frame's frame_sheet, if it has one.
+    `sheet`: the frame's sheet (Pyramid.sheet), if it has one; `sample`: the frame's _sample, if taken.
     """
     if frame.ndim != 3 or frame.shape[2] != 3:
         return None
-    sample = _sample(frame)
+    sample = _sample(frame) if sample is None else sample
     if sheet is not None:  # a note on a desk: the paper is the note, not the desk around it
         sample = np.ascontiguousarray(sample[sheet][:, None, :])
     paper = np.array([_median_u8(np.ascontiguousarray(sample[:, :, c])) for c in range(3)], np.float32)
@@ -254,8 +248,11 @@ class Pyramid:
 
     def __init__(self, frame: np.ndarray, smallest: int = 32) -> None:
         self.frame = to_8bit(frame)
-        self.sheet = frame_sheet(self.frame)  # a sheet smaller than the frame, on the frame's _sample grid
-        self.balance = paper_balance(self.frame, self.sheet)  # the same for every level and crop
+        # A sheet smaller than the frame (the_sheet), on the _sample's grid: taken once per frame and used by
+        # every step that tells the sheet from the desk (its colour, the grain of each, which shapes lie on it).
+        sample = _sample(self.frame)
+        self.sheet = the_sheet(sample)
+        self.balance = paper_balance(self.frame, self.sheet, sample)  # the same for every level and crop
         self.shape = self.frame.shape[:2]
         self.light = False
         h, w = self.shape
@@ -370,7 +367,7 @@ def texture_level(dark: np.ndarray, sigmas: float = GRAIN, where: np.ndarray | N
 def grains(dark: np.ndarray, sigmas: float = GRAIN, sheet: np.ndarray | None = None,
            ) -> tuple[int, int, np.ndarray | None]:
     """The paper's grain (texture_level) on the sheet and off it, and the sheet's uint8 0/1 mask at
-    `dark`'s size; one grain for the whole frame and no mask where there is no `sheet` (frame_sheet:
+    `dark`'s size; one grain for the whole frame and no mask where there is no `sheet` (Pyramid.sheet:
     it is most of the frame, or the writing is not on the small bright part, see measure_scale).
     A note or a card on a desk is written on, the desk around it is not: the desk's grain next to its
     own blotches (or to a paper estimate spread from the note over it) says nothing of the note's, and
@@ -1005,7 +1002,7 @@ def _first_look(coarse: np.ndarray, factor: float, share: float, threshold: floa
     extreme as its chalk; a brown cardboard's bright fibres are not as bright next to it. Either way
     the light reading must have seen pen strokes (its amount): bright blots alone, a lit patch of paper
     between shadows, are no writing.
-    `sheet`: the frame's frame_sheet. Writing on a sheet smaller than the frame is dark on light: the
+    `sheet`: the frame's Pyramid.sheet. Writing on a sheet smaller than the frame is dark on light: the
     note is the bright shape a light reading would find, the desk its dark ground.
     """
     if light_on_dark:
