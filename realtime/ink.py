@@ -19,6 +19,11 @@ coloured sheet the paper does not decide which channel that is.
 Ink is then "darker than the paper around it by a share of the paper's brightness" (the same under
 bright and dim light) and by several times the frame's sensor noise (grain in a dim room is not ink).
 
+Where the paper's grain, not the writing's darkness, sets that bar (cardboard, a dim room's sensor
+noise, a pale pen out of focus), the faint parts of a stroke are as dark as the paper's blotches and
+fall under it: a digit is found in pieces, or not at all. A stroke is a line, though, and the grain is
+blots and specks: the shapes are carried on along the ridges of the darkness (`along_ridges`).
+
 Which way round the writing is (dark ink on light paper, or chalk on a board) is decided here as well:
 light-on-dark when reading the frame that way gives clearly more writing, and that writing is brighter
 than most of the frame.
@@ -48,6 +53,14 @@ COARSE_SIDE = 500  # the coarse look is taken at the first pyramid level whose l
 FINEST_LOOK = 1000  # ... or, seeing no writing there, at finer levels up to this size
 COARSE_KERNEL = 0.35  # its paper estimate spans this share of the shorter side: wider than any marker stroke
 FAINT_LOOK = 0.4  # writing whose darkness times this is under the first look's pixel bar is measured again with it
+RIDGE_SIGMA = 0.5  # where the paper's grain sets the mask's threshold, strokes are followed along ridges of the
+#                   darkness smoothed by this share of a stroke width (at half resolution from RIDGE_HALF px on) ...
+RIDGE_HALF = 1.6
+RIDGE_SIGMAS = 6.0  # ... a ridge's strength this many robust standard deviations above the frame's typical one ...
+RIDGE_EDGE = 0.7  # ... and no step's side: its slope under this share of its curvature times the smoothing ...
+RIDGE_SHARE = 0.6  # ... its pixels this share as dark as the mask asks ...
+RIDGE_PAPER = 0.75  # ... on paper at least this share as bright as the frame's typical paper (not the desk) ...
+RIDGE_BENT = 1.0  # ... and grown only from shapes wider and taller than this many stroke widths
 GROW_SHARE = 0.8  # a digit in doubt is read again with the shapes grown into pixels this share as dark as the
 #                  mask asks (grown) ...
 GROW_STROKES = 1.0  # ... by up to this many of the writing's stroke widths, if that adds at least
@@ -915,7 +928,106 @@ def find_ink(frame: np.ndarray, threshold: float, low_ratio: float, light_on_dar
     mask, labelled = without_shade(mask, dark, 255 * scale.contrast if scale.found else 0.0)
     if scale.found:
         mask, labelled = without_bands(mask, dark, labelled, scale.stroke / f, 255 * scale.contrast)
+    if scale.found and not light and low == grain + SURE_OVER_GRAIN // 2 and not cv2.countNonZero(lines):
+        mask, labelled = along_ridges(mask, labelled, dark, paper, scale.stroke / f, low, high)
     return Ink(levels, level, paper, mask, lines, low, high, scale, light, look, labelled, dark, sheet, desk, floor)
+
+
+def along_ridges(mask: np.ndarray, labelled: Labelled | None, dark: np.ndarray, paper: np.ndarray, stroke: float,
+                 low: int, high: int) -> tuple[np.ndarray, Labelled | None]:
+    """The mask with its writing's shapes carried on along ridges of the darkness (ridges), for a frame
+    whose threshold `low` the paper's grain set (texture_level): cardboard, a dim room's sensor noise, a
+    pale pen out of focus. There the faint parts of a stroke are as dark as the paper's blotches and
+    fall under the threshold, and a digit is read in pieces, or not at all; yet a stroke is a line, and
+    the grain is blots and specks. A ridge joins the shape it touches where that shape holds clearly
+    inked pixels (`high`) and is no straight sliver along a row or a column (RIDGE_BENT: a sheet's
+    outline, a rule's piece); not where the joined shape crosses LINE_PIECE of the frame (a faint grid
+    too broken to be found as printed lines), nor on the desk around the sheet (RIDGE_PAPER).
+    Printed lines and chalk boards are left out by the caller: their lines and smudges are ridges too.
+    Returns the mask and its labelling (None: changed)."""
+    _, mask_labels, mask_stats = components(mask, labelled)
+    add = ridges(dark, max(0.8, RIDGE_SIGMA * stroke), RIDGE_SHARE * low)  # (3x3 differences need 0.8 px at least)
+    typical = _median_u8(np.ascontiguousarray(paper[::4, ::4]))
+    add = cv2.bitwise_and(add, cv2.threshold(paper, RIDGE_PAPER * typical, 255, cv2.THRESH_BINARY)[1])
+    n, labels, stats = components(cv2.bitwise_or(add, mask))
+    bent = np.minimum(mask_stats[:, 2], mask_stats[:, 3]) > RIDGE_BENT * stroke
+    bent[0] = False
+    H, W = mask.shape
+    whole = (stats[:, 2] <= LINE_PIECE * W) & (stats[:, 3] <= LINE_PIECE * H)
+    return _reached(labels, mask_labels, dark, high, bent, whole, n), None
+
+
+@jit
+def _reached(labels, mask_labels, dark, high, bent, whole, n):  # pragma: no cover - compiled
+    """The mask (mask_labels > 0) with every shape of `labels` (the mask and the ridges) that holds a
+    pixel at least `high` dark of a `bent` mask shape, where that shape is `whole`."""
+    keep = np.zeros(n, np.bool_)
+    H, W = labels.shape
+    for y in range(H):
+        for x in range(W):
+            k = mask_labels[y, x]
+            if k > 0 and bent[k] and dark[y, x] >= high:
+                keep[labels[y, x]] = True
+    out = np.zeros((H, W), np.uint8)
+    for y in range(H):
+        for x in range(W):
+            k = labels[y, x]
+            if mask_labels[y, x] > 0 or (k > 0 and keep[k] and whole[k]):
+                out[y, x] = 255
+    return out
+
+
+def ridges(dark: np.ndarray, sigma: float, least: float) -> np.ndarray:
+    """uint8 0/255: the pixels of `dark` at least `least` dark on a ridge, a line about 2 `sigma` wide.
+
+    The Hessian of the darkness smoothed by `sigma`: across a line it curves down steeply, along it
+    hardly (its strength: the steeper curvature less the size of the other); the side of a
+    step (a shadow's or a sheet's edge) curves too, but on a slope (RIDGE_EDGE). A ridge stands out
+    of the frame's typical strength by RIDGE_SIGMAS robust standard deviations. From RIDGE_HALF px of
+    smoothing on, the same at half resolution (a quarter of the cost; the strokes still 1.6 px wide there).
+    """
+    H, W = dark.shape
+    half = sigma >= RIDGE_HALF
+    small = cv2.resize(dark, (W // 2, H // 2), interpolation=cv2.INTER_AREA) if half else dark
+    s = sigma / 2 if half else sigma
+    g = cv2.getGaussianKernel(2 * round(4 * s) + 1, s).astype(np.float32)
+    d = cv2.sepFilter2D(small, cv2.CV_32F, g, g)
+    rim = int(math.ceil(2 * s)) + 1  # the filters reach past the frame's border there
+    r = _ridge_strength(d, rim, np.float32(RIDGE_EDGE * s))
+    sample = r[::2, ::2].ravel() if half else r[::4, ::4].ravel()
+    med = float(np.median(sample))
+    mad = float(np.median(np.abs(sample - med)))
+    bar = med + RIDGE_SIGMAS * 1.4826 * mad
+    ridge = cv2.compare(r, bar, cv2.CMP_GT)
+    if half:
+        ridge = cv2.resize(ridge, (W, H), interpolation=cv2.INTER_NEAREST)
+    return cv2.bitwise_and(ridge, cv2.compare(dark, least, cv2.CMP_GE))
+
+
+@jit
+def _ridge_strength(d, rim, edge):  # pragma: no cover - compiled
+    """Per pixel of the smoothed darkness `d` (0 within `rim` of the border): the ridge strength, the
+    Hessian's curvature across (its lower eigenvalue, negated) less the size of the one along, which
+    is min(-trace, the eigenvalues' difference); 0 where that is not positive or where the slope is
+    over `edge` times the curvature across."""
+    H, W = d.shape
+    out = np.zeros((H, W), np.float32)
+    for y in range(rim, H - rim):
+        for x in range(rim, W - rim):
+            c = d[y, x]
+            a = d[y, x - 1] - 2 * c + d[y, x + 1]
+            b = d[y - 1, x] - 2 * c + d[y + 1, x]
+            if a + b >= 0:  # curving up, or no more across than along
+                continue
+            e = 0.25 * (d[y + 1, x + 1] - d[y + 1, x - 1] - d[y - 1, x + 1] + d[y - 1, x - 1])
+            root = math.sqrt(0.25 * (a - b) * (a - b) + e * e)
+            lo = 0.5 * (a + b) - root
+            gx = 0.5 * (d[y, x + 1] - d[y, x - 1])
+            gy = 0.5 * (d[y + 1, x] - d[y - 1, x])
+            if gx * gx + gy * gy > edge * edge * lo * lo:
+                continue
+            out[y, x] = min(-(a + b), 2 * root)
+    return out
 
 
 def grown(ink: Ink, near: list[tuple[int, int, int, int]]) -> Ink | None:
