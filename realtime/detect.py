@@ -121,6 +121,8 @@ class Detection:
     #                                                when some digit is in doubt (they are needed only then)
     regrown: Callable[[list[Box]], Detection | None] = lambda near: None  # the detection near digits in doubt
     #                            with the shapes grown into fainter pixels (ink.grown), when some digit is in doubt
+    others: list[Box] = field(default_factory=list)  # shapes of the writing's size of no digit's shape or
+    #                         density, clear of the border (frame px): a line of print's letters, bold or wide
 
 
 def darkness_map(gray: np.ndarray, light_on_dark: bool = False) -> np.ndarray:
@@ -245,6 +247,7 @@ def _detection(ink: Ink, cfg: DetectConfig, near: list[Box] | None = None,
     ref_h, typical = _typical_height(sh, min_h, cfg)
     edges, desk = around or (_sheet_edges(ink.paper), _Desk(ink.paper, ink.sheet))
     candidates: list[Candidate] = []
+    others: list[Box] = []
     rejected = 0
     near_here = None if near is None else [tuple(v / f for v in b) for b in near]  # in search pixels
     for box, mem, e in zip(sh.boxes, sh.members, sh.edge):
@@ -262,10 +265,13 @@ def _detection(ink: Ink, cfg: DetectConfig, near: list[Box] | None = None,
             rejected += 1  # the edge of the sheet or of a shadow, not a "1"
             continue
         cand = None
-        if _plausible(box, e, ref_h, typical, cfg) and not _on_sheet_edge(labels, mem, box, edges):
+        plausible = _plausible(box, e, ref_h, typical, cfg)
+        if plausible and not _on_sheet_edge(labels, mem, box, edges):
             cand = _cut_out(ink, labels, mem, box, min_h)
         if cand is None or not _is_digit_like(cand, cfg, min_h * f * cand.scale):
             rejected += 1
+            if not e and (not plausible or cand is not None):  # letters of print, a word run together
+                others.append(tuple(int(round(v * f)) for v in box))
             continue
         # The edge of a sheet held at an angle, or of a shadow across it, and a "1" written along one
         # look alike here, and so do the desk's grain and a digit in a shadow: the network tells them
@@ -282,7 +288,7 @@ def _detection(ink: Ink, cfg: DetectConfig, near: list[Box] | None = None,
     return Detection(1.0 / f, ink.mask, candidates, rejected, ink.light_on_dark, stroke, words, ink.look,
                      functools.partial(_cut_pieces, ink, labels, sh, ref_h, min_h, cfg, desk),
                      Detection.regrown if near is not None  # (its default: not grown again)
-                     else functools.partial(_regrown, ink, cfg, (edges, desk)))
+                     else functools.partial(_regrown, ink, cfg, (edges, desk)), others)
 
 
 def _regrown(ink: Ink, cfg: DetectConfig, around: tuple[np.ndarray, _Desk], near: list[Box]) -> Detection | None:

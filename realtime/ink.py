@@ -942,7 +942,9 @@ def along_ridges(mask: np.ndarray, labelled: Labelled | None, dark: np.ndarray, 
     the grain is blots and specks. A ridge joins the shape it touches where that shape holds clearly
     inked pixels (`high`) and is no straight sliver along a row or a column (RIDGE_BENT: a sheet's
     outline, a rule's piece); not where the joined shape crosses LINE_PIECE of the frame (a faint grid
-    too broken to be found as printed lines), nor on the desk around the sheet (RIDGE_PAPER).
+    too broken to be found as printed lines), nor on the desk around the sheet (RIDGE_PAPER), nor where
+    the ridges join no two shapes and add under GROW_LEAST to the shape (the rim of a whole stroke: it
+    changes how a sure digit reads, and mends nothing).
     Printed lines and chalk boards are left out by the caller: their lines and smudges are ridges too.
     Returns the mask and its labelling (None: changed)."""
     _, mask_labels, mask_stats = components(mask, labelled)
@@ -954,25 +956,40 @@ def along_ridges(mask: np.ndarray, labelled: Labelled | None, dark: np.ndarray, 
     bent[0] = False
     H, W = mask.shape
     whole = (stats[:, 2] <= LINE_PIECE * W) & (stats[:, 3] <= LINE_PIECE * H)
-    return _reached(labels, mask_labels, dark, high, bent, whole, n), None
+    return _reached(labels, mask_labels, dark, high, bent, whole, n, GROW_LEAST), None
 
 
 @jit
-def _reached(labels, mask_labels, dark, high, bent, whole, n):  # pragma: no cover - compiled
+def _reached(labels, mask_labels, dark, high, bent, whole, n, least):  # pragma: no cover - compiled
     """The mask (mask_labels > 0) with every shape of `labels` (the mask and the ridges) that holds a
-    pixel at least `high` dark of a `bent` mask shape, where that shape is `whole`."""
+    pixel at least `high` dark of a `bent` mask shape, where that shape is `whole` and the ridges join
+    two of the mask's shapes in it or add at least `least` of its mask pixels (less, joining nothing,
+    is the rim of a whole stroke)."""
     keep = np.zeros(n, np.bool_)
+    first = np.zeros(n, np.int64)
+    joins = np.zeros(n, np.bool_)
+    had = np.zeros(n, np.int64)
+    more = np.zeros(n, np.int64)
     H, W = labels.shape
     for y in range(H):
         for x in range(W):
+            j = labels[y, x]
             k = mask_labels[y, x]
-            if k > 0 and bent[k] and dark[y, x] >= high:
-                keep[labels[y, x]] = True
+            if k > 0:
+                had[j] += 1
+                if first[j] == 0:
+                    first[j] = k
+                elif first[j] != k:
+                    joins[j] = True
+                if bent[k] and dark[y, x] >= high:
+                    keep[j] = True
+            elif j > 0:
+                more[j] += 1
     out = np.zeros((H, W), np.uint8)
     for y in range(H):
         for x in range(W):
-            k = labels[y, x]
-            if mask_labels[y, x] > 0 or (k > 0 and keep[k] and whole[k]):
+            j = labels[y, x]
+            if mask_labels[y, x] > 0 or (j > 0 and keep[j] and whole[j] and (joins[j] or more[j] >= least * had[j])):
                 out[y, x] = 255
     return out
 

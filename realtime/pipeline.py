@@ -381,7 +381,7 @@ class Reader:
             clock.lap("track")
             self._level(chosen, batch, slope)
             clock.lap("classify")
-        return self._without_print(chosen, batch, det.words, slope), slope
+        return self._without_print(chosen, batch, det.words, slope, det.others), slope
 
     def _regrown(self, chosen: list[int], batch: _Batch, det: Detection, clock: _Clock) -> list[int]:
         """A digit read in doubt (under SURE_READ, not so unsure as to be no digit) read again from the
@@ -549,7 +549,8 @@ class Reader:
         for k, i in enumerate(read):
             batch.images[i], batch.probs[i] = again[k], probs[k]
 
-    def _without_print(self, chosen: list[int], batch: _Batch, words: list[Box], slope: float = 0.0) -> list[int]:
+    def _without_print(self, chosen: list[int], batch: _Batch, words: list[Box], slope: float = 0.0,
+                       others: list[Box] | None = None) -> list[int]:
         """Drop the shapes of printed text lines: lines (shapes of one size in one row) with a word run
         together into one wide shape (`words`), or where at least PRINT_WORD letters (or half as many as
         the line has shapes) are in shapes that are no digits (one such shape counts the letters its
@@ -561,14 +562,18 @@ class Reader:
         "Amount 876" are in such lines, and read as digits they would be extra boxes; handwritten
         numbers with a stray mark or two, or a sum written with + and x, keep theirs. A line found to
         be print takes its lower-case letters with it (_set_among): the "o" of "No." is a size group
-        of its own, and alone it reads as a 0."""
-        conf = [float(batch.probs[i].max()) for i in chosen] + [0.0] * len(words)
+        of its own, and alone it reads as a 0. `others`: the shapes detect left out as of no digit's
+        shape or density (Detection.others), letters too: a word of bold print run into one shape far
+        wider than a digit never reaches the network."""
+        others = others or []
+        n, nw = len(chosen), len(words)
+        conf = [float(batch.probs[i].max()) for i in chosen] + [0.0] * (nw + len(others))
         reads = [(batch.probs[i], batch.images[i]) for i in chosen]
-        boxes = [batch.boxes[i] for i in chosen] + list(words)
+        boxes = [batch.boxes[i] for i in chosen] + list(words) + list(others)
         drop: set[int] = set()
         for row in group_rows(boxes, slope):
             for line in _by_height(row, boxes):  # print beside handwriting of another size is another line
-                word = any(k >= len(chosen) for k in line)
+                word = any(n <= k < n + nw for k in line)
                 lettered = _lettered(line, boxes, conf, self.not_a_digit, self.min_confidence)
                 worded = False
                 if len(line) < len(row):  # with the smaller letters set among its shapes, a word's worth
@@ -581,7 +586,7 @@ class Reader:
                     drop.update(line)
                     if any(k < len(chosen) for k in line):  # (words alone may be a ruled line's stretches)
                         drop.update(_set_among(row, line, boxes))
-        drop.update(_in_words(len(chosen), boxes))
+        drop.update(_in_words(n, boxes[: n + nw]))
         batch.dropped += [boxes[k] for k in sorted(drop) if k < len(chosen)]
         return [i for k, i in enumerate(chosen) if k not in drop]
 
