@@ -1004,7 +1004,7 @@ def ridges(dark: np.ndarray, sigma: float, least: float) -> np.ndarray:
     smoothing on, the same at half resolution (a quarter of the cost; the strokes still 1.6 px wide there).
     """
     H, W = dark.shape
-    half = sigma >= RIDGE_HALF
+    half = sigma >= RIDGE_HALF and min(H, W) >= 16
     small = cv2.resize(dark, (W // 2, H // 2), interpolation=cv2.INTER_AREA) if half else dark
     s = sigma / 2 if half else sigma
     g = cv2.getGaussianKernel(2 * round(4 * s) + 1, s).astype(np.float32)
