@@ -38,9 +38,8 @@ from realtime.ink import (
     to_8bit,
     to_gray,
 )
+from realtime.track import Box
 from train.resample import jit, linear_axis
-
-Box = tuple[int, int, int, int]  # x, y, w, h
 
 CROP_HEIGHT = 48  # a candidate is cut out at the coarsest level where it is still at least this tall
 MIN_SIDE = 8  # frames narrower than this in either direction hold nothing to read

@@ -46,6 +46,7 @@ from train.resample import jit
 
 Labelled = tuple  # a mask's components: (count, labels) or (count, labels, `components` stats)
 
+MAD_SD = 1.4826  # a normal distribution's standard deviation per median absolute deviation
 NOISE_SIGMAS = 5.0  # ink must be darker than the paper by this many standard deviations of the sensor noise
 NOISY = 0.15  # noise that strong (NOISE_SIGMAS of it, as a share of the paper's brightness) is smoothed first
 LAZY_SIDE = 960  # frames larger than this make their full-resolution ink image only when a crop needs it
@@ -374,7 +375,7 @@ def texture_level(dark: np.ndarray, sigmas: float = GRAIN, where: np.ndarray | N
         sample = np.ascontiguousarray(sample[where][None, :])
     med = _median_u8(sample)
     spread = _median_u8(cv2.absdiff(sample, np.full_like(sample, med)))
-    return int(med + sigmas * 1.4826 * spread)
+    return int(med + sigmas * MAD_SD * spread)
 
 
 def grains(dark: np.ndarray, sigmas: float = GRAIN, sheet: np.ndarray | None = None,
@@ -1014,7 +1015,7 @@ def ridges(dark: np.ndarray, sigma: float, least: float) -> np.ndarray:
     sample = r[::2, ::2].ravel() if half else r[::4, ::4].ravel()
     med = float(np.median(sample))
     mad = float(np.median(np.abs(sample - med)))
-    bar = med + RIDGE_SIGMAS * 1.4826 * mad
+    bar = med + RIDGE_SIGMAS * MAD_SD * mad
     ridge = cv2.compare(r, bar, cv2.CMP_GT)
     if half:
         ridge = cv2.resize(ridge, (W, H), interpolation=cv2.INTER_NEAREST)

@@ -584,10 +584,10 @@ class Reader:
                         or _numbered(line, boxes, conf, reads, self.not_a_digit)
                         or (lettered and _numbered(line, boxes, conf, reads, self.not_a_digit, PRINTED_DIGITS))):
                     drop.update(line)
-                    if any(k < len(chosen) for k in line):  # (words alone may be a ruled line's stretches)
+                    if any(k < n for k in line):  # (words alone may be a ruled line's stretches)
                         drop.update(_set_among(row, line, boxes))
         drop.update(_in_words(n, boxes[: n + nw]))
-        batch.dropped += [boxes[k] for k in sorted(drop) if k < len(chosen)]
+        batch.dropped += [boxes[k] for k in sorted(drop) if k < n]
         return [i for k, i in enumerate(chosen) if k not in drop]
 
     def _digits(self, chosen: list[int], batch: _Batch, still: bool, t: float | None) -> list[Digit]:
